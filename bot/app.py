@@ -1,0 +1,93 @@
+"""Wiring: the Bot, the Dispatcher with its middlewares and routers, storage and errors."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.types import ErrorEvent
+from aiogram.utils.i18n import I18n
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from bot.fsm_storage import DatabaseStorage
+from bot.i18n import create_i18n, locale_from_telegram
+from bot.middlewares import DbSessionMiddleware, LocaleMiddleware, MemberMiddleware, ThrottleMiddleware
+from db.session import create_engine, create_session_factory
+from handlers import get_routers
+
+log = logging.getLogger(__name__)
+
+
+def create_bot(settings: Settings) -> Bot:
+    """A Bot talking to Telegram or to any Bot API server at TELEGRAM_API_BASE."""
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_base))
+    return Bot(settings.token(), session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+
+
+def create_storage(settings: Settings, session_factory: async_sessionmaker[AsyncSession]) -> BaseStorage:
+    """Redis when several workers share FSM state, else our own database."""
+    if settings.redis_url:
+        from aiogram.fsm.storage.redis import RedisStorage
+
+        return RedisStorage.from_url(settings.redis_url)
+    return DatabaseStorage(session_factory)
+
+
+@dataclass
+class App:
+    """Everything a running bot needs, created once per process."""
+
+    settings: Settings
+    engine: AsyncEngine
+    session_factory: async_sessionmaker[AsyncSession]
+    i18n: I18n
+    dispatcher: Dispatcher
+
+    async def close(self) -> None:
+        await self.dispatcher.storage.close()
+        await self.engine.dispose()
+
+
+def create_dispatcher(settings: Settings, session_factory: async_sessionmaker[AsyncSession], i18n: I18n) -> Dispatcher:
+    """The Dispatcher with middlewares in order: throttle, db session, member, locale."""
+    dp = Dispatcher(storage=create_storage(settings, session_factory), settings=settings, session_factory=session_factory)
+    dp.update.outer_middleware(ThrottleMiddleware(i18n, settings.throttle_rate, settings.throttle_burst))
+    dp.update.outer_middleware(DbSessionMiddleware(session_factory))
+    dp.update.outer_middleware(MemberMiddleware())
+    LocaleMiddleware(i18n).setup(dp)
+    dp.include_routers(*get_routers())
+    dp.errors.register(_on_error)
+    return dp
+
+
+def create_app(settings: Settings) -> App:
+    """Engine, sessions, i18n and dispatcher for these settings."""
+    engine = create_engine(settings.database_url)
+    session_factory = create_session_factory(engine)
+    i18n = create_i18n(settings.default_locale)
+    return App(settings, engine, session_factory, i18n, create_dispatcher(settings, session_factory, i18n))
+
+
+async def _on_error(event: ErrorEvent, i18n: I18n) -> bool:
+    """Log any handler failure and apologise to the user in their language; never crash."""
+    log.exception("update %s failed", event.update.update_id, exc_info=event.exception)
+    update = event.update
+    user = update.event.from_user if hasattr(update.event, "from_user") else None  # type: ignore[union-attr]
+    # The locale middleware's context is gone by now; Telegram's language is the best we have.
+    locale = locale_from_telegram(user.language_code if user else None) or i18n.default_locale
+    text = i18n.gettext("Sorry, something went wrong on our side. Please try again in a moment.", locale=locale)
+    try:
+        if update.message is not None:
+            await update.message.answer(text)
+        elif update.callback_query is not None:
+            await update.callback_query.answer(text, show_alert=True)
+    except Exception:  # the apology itself failed: the log above is all we can do
+        log.exception("could not apologise for update %s", update.update_id)
+    return True

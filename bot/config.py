@@ -1,0 +1,126 @@
+"""Settings read from the environment and `.env` (pydantic-settings)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import re
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+LOCALES: tuple[str, ...] = ("tr", "az", "kk", "ky", "uz", "tk", "ru", "en")
+TELEGRAM_API_DEFAULT = "https://api.telegram.org"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_database_url() -> str:
+    """An SQLite file under ./data/ of the current directory."""
+    return f"sqlite+aiosqlite:///{Path('data').resolve() / 'kardes.sqlite3'}"
+
+
+class Settings(BaseSettings):
+    """Everything configurable; secrets stay `SecretStr` so they never end up in logs."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    bot_token: SecretStr | None = None
+    database_url: str = Field(default_factory=default_database_url)
+    redis_url: str | None = None
+    telegram_api_base: str = TELEGRAM_API_DEFAULT
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_host: str = "0.0.0.0"
+    webhook_port: int = Field(default=8080, ge=1, le=65535)
+    secretariat_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    default_locale: str = "en"
+    broadcast_rate: float = Field(default=25.0, gt=0, le=1000)
+    throttle_rate: float = Field(default=3.0, gt=0, description="updates per second one user may send")
+    throttle_burst: int = Field(default=10, ge=1, description="updates one user may send at once")
+    log_level: str = "INFO"
+
+    @field_validator("secretariat_ids", mode="before")
+    @classmethod
+    def _parse_ids(cls, value: object) -> object:
+        # Accept "1, 2 3" from the environment as well as a real list.
+        if isinstance(value, str):
+            parts = value.replace(",", " ").split()
+            return frozenset(int(part) for part in parts)
+        return value
+
+    @field_validator("default_locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        if value not in LOCALES:
+            raise ValueError(f"must be one of {', '.join(LOCALES)}")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        # People paste the URL their host gives them; pick the async driver for them.
+        if value.startswith("postgres://"):
+            value = "postgresql://" + value[len("postgres://"):]
+        if value.startswith("postgresql://"):
+            value = "postgresql+asyncpg://" + value[len("postgresql://"):]
+        if value.startswith("sqlite:///"):
+            value = "sqlite+aiosqlite:///" + value[len("sqlite:///"):]
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must be an sqlite:/// or postgresql:// URL")
+        return value
+
+    @field_validator("telegram_api_base", "webhook_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/") if value else value
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> "Settings":
+        if self.webhook_url and not self.webhook_secret:
+            raise ValueError("WEBHOOK_SECRET must be set when WEBHOOK_URL is set")
+        if self.webhook_secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", self.webhook_secret.get_secret_value()):
+            raise ValueError("WEBHOOK_SECRET may hold only A-Z, a-z, 0-9, _ and -, up to 256 characters")
+        return self
+
+    def token(self) -> str:
+        """The bot token; refuses to go on without one."""
+        if self.bot_token is None or not self.bot_token.get_secret_value().strip():
+            raise ConfigError("BOT_TOKEN is not set: get one from @BotFather, or run `make demo` for the sandbox")
+        return self.bot_token.get_secret_value().strip()
+
+
+class ConfigError(Exception):
+    """A configuration problem, told to the operator in one line."""
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    if not first["loc"]:  # a check across several variables names them in its message
+        return f"Configuration is invalid: {first['msg'].removeprefix('Value error, ')}"
+    return f"{str(first['loc'][0]).upper()} is invalid: {first['msg'].removeprefix('Value error, ')}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings, turning a validation error into one line that names the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise ConfigError(_describe(error)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings."""
+    return load_settings()

@@ -1,0 +1,48 @@
+"""/language: pick the language, switched at once."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.callbacks import LanguageCB
+from bot.config import LOCALES
+from bot.keyboards import language_keyboard
+from bot.services.members import set_locale
+from db.models import Member
+
+router = Router(name="language")
+
+
+@router.message(Command("language"))
+async def ask_language(message: Message, i18n: I18n) -> None:
+    await message.answer(_("Choose your language:"), reply_markup=language_keyboard(i18n.current_locale))
+
+
+@router.callback_query(LanguageCB.filter())
+async def choose_language(
+    query: CallbackQuery,
+    callback_data: LanguageCB,
+    session: AsyncSession,
+    member: Member | None,
+    state: FSMContext,
+    i18n: I18n,
+) -> None:
+    if callback_data.code not in LOCALES:  # forged by a modified client
+        await query.answer(_("This button is no longer valid."), show_alert=True)
+        return
+    if member is not None:
+        await set_locale(session, member, callback_data.code)
+    else:
+        # Not registered yet: remember the choice with the conversation, not as personal data.
+        await state.update_data(locale=callback_data.code)
+    with i18n.use_locale(callback_data.code):
+        text = _("Language set: English. Send /help to see what I can do.")
+        if query.message is not None and hasattr(query.message, "edit_text"):
+            await query.message.edit_text(text)
+        await query.answer()

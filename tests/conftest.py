@@ -1,0 +1,73 @@
+"""Shared fixtures: a real database (SQLite file, or PostgreSQL from TEST_DATABASE_URL) and the sandbox."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.config import Settings, load_settings
+from db.migrate import upgrade
+from db.models import Base
+from db.session import create_engine, create_session_factory
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """TEST_DATABASE_URL when given (PostgreSQL in CI), else a fresh SQLite file; migrated once."""
+    url = os.environ.get("TEST_DATABASE_URL") or f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+    url = load_settings(database_url=url).database_url
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return create_session_factory(engine)
+
+
+@pytest.fixture(autouse=True)
+async def clean_database(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Every test starts with empty tables (only for tests that use the database)."""
+    if "session_factory" in request.fixturenames or "engine" in request.fixturenames:
+        factory: async_sessionmaker[AsyncSession] = request.getfixturevalue("session_factory")
+        async with factory() as session:
+            for table in reversed(Base.metadata.sorted_tables):
+                await session.execute(delete(table))
+            await session.commit()
+    yield
+
+
+@pytest.fixture
+async def session(session_factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    async with session_factory() as session:
+        yield session
+
+
+def test_settings(database_url: str, api_base: str, token: str, **overrides: object) -> Settings:
+    """Settings for a bot under test: the test database and the sandbox."""
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "telegram_api_base": api_base,
+        "bot_token": token,
+        "redis_url": None,
+        "webhook_url": None,
+        "throttle_rate": 50.0,
+        "throttle_burst": 50,
+    }
+    values.update(overrides)
+    return load_settings(**values)
+
+
+ROOT = Path(__file__).resolve().parent.parent
