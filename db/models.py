@@ -131,6 +131,8 @@ class Organisation(Base):
     address: Mapped[str | None] = mapped_column(String(300))
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
+    # Spatial key (see db/spatial.py): nearby search looks up a few cells through a B-tree.
+    geo_cell: Mapped[int | None] = mapped_column(BigInteger, index=True)
     languages: Mapped[list[str]] = mapped_column(JSON, default=list)
     phone: Mapped[str | None] = mapped_column(String(40))
     email: Mapped[str | None] = mapped_column(String(200))
@@ -163,6 +165,7 @@ class Event(Base):
     country_code: Mapped[str | None] = mapped_column(String(2))
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
+    geo_cell: Mapped[int | None] = mapped_column(BigInteger, index=True)
     languages: Mapped[list[str]] = mapped_column(JSON, default=list)
     category: Mapped[str | None] = mapped_column(String(32))
     capacity: Mapped[int | None] = mapped_column(Integer)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 21:17:53.985428
+Create Date: 2026-11-27
 """
 from __future__ import annotations
 
@@ -67,6 +67,7 @@ def upgrade() -> None:
     sa.Column('address', sa.String(length=300), nullable=True),
     sa.Column('latitude', sa.Float(), nullable=True),
     sa.Column('longitude', sa.Float(), nullable=True),
+    sa.Column('geo_cell', sa.BigInteger(), nullable=True),
     sa.Column('languages', sa.JSON(), nullable=False),
     sa.Column('phone', sa.String(length=40), nullable=True),
     sa.Column('email', sa.String(length=200), nullable=True),
@@ -81,6 +82,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_organisations')),
     sa.UniqueConstraint('external_id', name=op.f('uq_organisations_external_id'))
     )
+    with op.batch_alter_table('organisations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_organisations_geo_cell'), ['geo_cell'], unique=False)
+
     op.create_table('announcements',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('created_by', sa.Integer(), nullable=True),
@@ -124,6 +128,7 @@ def upgrade() -> None:
     sa.Column('country_code', sa.String(length=2), nullable=True),
     sa.Column('latitude', sa.Float(), nullable=True),
     sa.Column('longitude', sa.Float(), nullable=True),
+    sa.Column('geo_cell', sa.BigInteger(), nullable=True),
     sa.Column('languages', sa.JSON(), nullable=False),
     sa.Column('category', sa.String(length=32), nullable=True),
     sa.Column('capacity', sa.Integer(), nullable=True),
@@ -137,6 +142,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_events'))
     )
     with op.batch_alter_table('events', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_events_geo_cell'), ['geo_cell'], unique=False)
         batch_op.create_index(batch_op.f('ix_events_organisation_id'), ['organisation_id'], unique=False)
         batch_op.create_index('ix_events_status_starts_at', ['status', 'starts_at'], unique=False)
 
@@ -192,6 +198,7 @@ def downgrade() -> None:
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.drop_index('ix_events_status_starts_at')
         batch_op.drop_index(batch_op.f('ix_events_organisation_id'))
+        batch_op.drop_index(batch_op.f('ix_events_geo_cell'))
 
     op.drop_table('events')
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
@@ -199,6 +206,9 @@ def downgrade() -> None:
 
     op.drop_table('audit_log')
     op.drop_table('announcements')
+    with op.batch_alter_table('organisations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_organisations_geo_cell'))
+
     op.drop_table('organisations')
     op.drop_table('members')
     op.drop_table('fsm_states')
