@@ -10,6 +10,7 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramForbiddenError
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.types import ErrorEvent
 from aiogram.utils.i18n import I18n
@@ -18,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.fsm_storage import DatabaseStorage
 from bot.i18n import create_i18n, locale_from_telegram
-from bot.middlewares import DbSessionMiddleware, LocaleMiddleware, MemberMiddleware, ThrottleMiddleware
+from bot.services.registration import mark_blocked
+from bot.middlewares import ButtonGuardMiddleware, DbSessionMiddleware, LocaleMiddleware, MemberMiddleware, ThrottleMiddleware
 from db.session import create_engine, create_session_factory
 from handlers import get_routers
 
@@ -62,6 +64,7 @@ def create_dispatcher(settings: Settings, session_factory: async_sessionmaker[As
     dp.update.outer_middleware(DbSessionMiddleware(session_factory))
     dp.update.outer_middleware(MemberMiddleware())
     LocaleMiddleware(i18n).setup(dp)
+    dp.callback_query.outer_middleware(ButtonGuardMiddleware(i18n))
     dp.include_routers(*get_routers())
     dp.errors.register(_on_error)
     return dp
@@ -75,11 +78,19 @@ def create_app(settings: Settings) -> App:
     return App(settings, engine, session_factory, i18n, create_dispatcher(settings, session_factory, i18n))
 
 
-async def _on_error(event: ErrorEvent, i18n: I18n) -> bool:
+async def _on_error(event: ErrorEvent, i18n: I18n, session_factory: async_sessionmaker[AsyncSession]) -> bool:
     """Log any handler failure and apologise to the user in their language; never crash."""
-    log.exception("update %s failed", event.update.update_id, exc_info=event.exception)
     update = event.update
     user = update.event.from_user if hasattr(update.event, "from_user") else None  # type: ignore[union-attr]
+    if isinstance(event.exception, TelegramForbiddenError):
+        # They blocked the bot: stop writing to them until they write again.
+        if user is not None:
+            async with session_factory() as session:
+                await mark_blocked(session, user.id)
+                await session.commit()
+        log.info("user %s has blocked the bot", user.id if user else "?")
+        return True
+    log.exception("update %s failed", event.update.update_id, exc_info=event.exception)
     # The locale middleware's context is gone by now; Telegram's language is the best we have.
     locale = locale_from_telegram(user.language_code if user else None) or i18n.default_locale
     text = i18n.gettext("Sorry, something went wrong on our side. Please try again in a moment.", locale=locale)

@@ -7,3 +7,41 @@ from aiogram.filters.callback_data import CallbackData
 
 class LanguageCB(CallbackData, prefix="lang"):
     code: str
+
+
+class ConsentCB(CallbackData, prefix="consent"):
+    accept: bool
+
+
+class CityCB(CallbackData, prefix="city"):
+    id: int
+
+
+class OriginCB(CallbackData, prefix="origin"):
+    code: str  # ISO alpha-2, or "other" to search
+
+
+class ToggleCB(CallbackData, prefix="tgl"):
+    field: str  # "languages" or "interests"
+    value: str
+
+
+class DoneCB(CallbackData, prefix="done"):
+    step: str
+
+
+class NotifyCB(CallbackData, prefix="ntf"):
+    action: str  # "ann", "events", "radius", "quiet", "done"
+    value: int = 0
+
+
+class ProfileCB(CallbackData, prefix="prof"):
+    field: str
+
+
+class MenuCB(CallbackData, prefix="menu"):
+    action: str
+
+
+class EraseCB(CallbackData, prefix="erase"):
+    confirm: bool

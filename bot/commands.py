@@ -15,8 +15,12 @@ log = logging.getLogger(__name__)
 # (command, description); descriptions are msgids translated per locale at registration.
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("start", "Start or show the main menu"),
-    ("help", "What this bot can do"),
+    ("profile", "Your profile"),
+    ("settings", "Notification settings"),
     ("language", "Change the language"),
+    ("mydata", "Get all your data as a file"),
+    ("delete", "Erase all your data"),
+    ("help", "What this bot can do"),
 )
 
 
@@ -28,6 +32,10 @@ def _(message: str) -> str:
 _("Start or show the main menu")
 _("What this bot can do")
 _("Change the language")
+_("Your profile")
+_("Notification settings")
+_("Get all your data as a file")
+_("Erase all your data")
 
 
 def commands_for(i18n: I18n, locale: str) -> list[BotCommand]:

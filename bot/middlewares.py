@@ -8,10 +8,11 @@ from typing import Any, Awaitable, Callable
 
 from aiogram import BaseMiddleware
 from aiogram.fsm.context import FSMContext
-from aiogram.types import TelegramObject, Update, User
+from aiogram.types import CallbackQuery, Message, TelegramObject, Update, User
 from aiogram.utils.i18n import I18n, I18nMiddleware
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.fsm_storage import update_session
 from bot.i18n import locale_from_telegram, resolve_locale
 from bot.services.members import reactivate
 from db.repositories import Repo
@@ -57,6 +58,28 @@ class ThrottleMiddleware(BaseMiddleware):
         return None
 
 
+class ButtonGuardMiddleware(BaseMiddleware):
+    """Refuses callback data that is not on the pressed message's current keyboard.
+
+    Telegram shows us the message as it is now; a modified client can still send any
+    data, and a button removed from a menu must stop working.
+    """
+
+    def __init__(self, i18n: I18n) -> None:
+        self.i18n = i18n
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        assert isinstance(event, CallbackQuery)
+        message = event.message
+        markup = message.reply_markup if isinstance(message, Message) else None
+        offered = {button.callback_data for row in (markup.inline_keyboard if markup else []) for button in row}
+        if event.data in offered:
+            return await handler(event, data)
+        log.info("refused callback %r from user %s: not on the message", event.data, event.from_user.id)
+        await event.answer(self.i18n.gettext("This menu has expired. Please start again."), show_alert=True)
+        return None
+
+
 class DbSessionMiddleware(BaseMiddleware):
     """One database session per update, committed when the handler succeeds."""
 
@@ -67,8 +90,12 @@ class DbSessionMiddleware(BaseMiddleware):
         async with self.session_factory() as session:
             data["session"] = session
             data["repo"] = Repo(session)
-            result = await handler(event, data)
-            await session.commit()
+            token = update_session.set(session)
+            try:
+                result = await handler(event, data)
+                await session.commit()
+            finally:
+                update_session.reset(token)
             return result
 
 
@@ -81,7 +108,7 @@ class MemberMiddleware(BaseMiddleware):
         if user is not None and not user.is_bot:
             repo: Repo = data["repo"]
             member = await repo.members.by_telegram_id(user.id)
-            if member is not None:
+            if member is not None and not (isinstance(event, Update) and event.my_chat_member):
                 await reactivate(data["session"], member)
         data["member"] = member
         return await handler(event, data)

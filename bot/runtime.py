@@ -179,5 +179,4 @@ def create_webhook_app(bot: Bot, dispatcher: Dispatcher, secret: str, path: str,
     app.router.add_get("/healthz", health)
     app.on_startup.append(on_startup)
     app.on_shutdown.append(on_shutdown)
-    app["feeder"] = feeder
     return app

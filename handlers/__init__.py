@@ -6,7 +6,14 @@ from aiogram import Router
 
 
 def get_routers() -> list[Router]:
-    """Every router, in the order updates should try them."""
-    from handlers import common, fallback, language
+    """Every router, in the order updates should try them.
 
-    return [common.router, language.router, fallback.router]
+    Routers are module-level, and aiogram lets a router belong to one dispatcher; a
+    process that builds a new dispatcher (tests, a restarted demo) takes them over.
+    """
+    from handlers import common, fallback, language, membership, privacy, profile, registration
+
+    routers = [membership.router, registration.router, common.router, profile.router, privacy.router, language.router, fallback.router]
+    for router in routers:
+        router._parent_router = None
+    return routers

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.callbacks import LanguageCB
 from bot.config import LOCALES
 from bot.keyboards import language_keyboard
+from bot.replies import edit_text
 from bot.services.members import set_locale
 from db.models import Member
 
@@ -43,6 +44,5 @@ async def choose_language(
         await state.update_data(locale=callback_data.code)
     with i18n.use_locale(callback_data.code):
         text = _("Language set: English. Send /help to see what I can do.")
-        if query.message is not None and hasattr(query.message, "edit_text"):
-            await query.message.edit_text(text)
+        await edit_text(query.message, text)
         await query.answer()

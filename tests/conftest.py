@@ -71,3 +71,38 @@ def test_settings(database_url: str, api_base: str, token: str, **overrides: obj
 
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+async def sandbox() -> AsyncIterator["SandboxServer"]:
+    """One sandbox Bot API server for the session, reset before each test that uses it."""
+    from bot.sandbox.server import SandboxServer
+
+    server = SandboxServer()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def client(sandbox) -> AsyncIterator["SandboxClient"]:  # type: ignore[no-untyped-def]
+    from bot.sandbox.client import SandboxClient
+
+    async with SandboxClient(sandbox.base_url) as client:
+        await client.reset()
+        yield client
+
+
+@pytest.fixture
+def bot_settings(database_url: str, sandbox) -> Settings:  # type: ignore[no-untyped-def]
+    return test_settings(database_url, sandbox.base_url, sandbox.token, secretariat_ids="900")
+
+
+@pytest.fixture
+async def running_bot(bot_settings: Settings, client, session_factory) -> AsyncIterator["RunningBot"]:  # type: ignore[no-untyped-def]
+    """The real bot, polling the sandbox, on the test database."""
+    from tests.harness import RunningBot
+
+    bot = await RunningBot(bot_settings).start()
+    yield bot
+    await bot.stop()

@@ -1,0 +1,289 @@
+"""HTTP client for the sandbox control API: act as Telegram users, read transcripts.
+
+Used by tests and by the terminal chat (``bot.sandbox.terminal``)::
+
+    async with SandboxClient(server.base_url) as client:
+        alice = SandboxUser(1001, "Alice", language_code="tr")
+        actions = await client.send(alice, "/start")
+        actions = await client.press(alice, "Yes")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import aiohttp
+
+__all__ = ["SandboxClient", "SandboxClientError", "SandboxUser"]
+
+Entry = dict[str, Any]
+
+
+class SandboxClientError(RuntimeError):
+    """The control API refused a request (e.g. pressing a button that does not exist)."""
+
+
+@dataclass
+class SandboxUser:
+    """A Telegram user; their private chat with the bot has ``chat_id == id``."""
+
+    id: int
+    first_name: str
+    last_name: str | None = None
+    username: str | None = None
+    language_code: str | None = "en"
+
+    def profile(self) -> dict[str, Any]:
+        """Profile fields sent along with every action (keeps the server in sync)."""
+        data = asdict(self)
+        data.pop("id")
+        return {k: v for k, v in data.items() if v is not None}
+
+
+class SandboxClient:
+    """Talks to :class:`bot.sandbox.server.SandboxServer` over HTTP."""
+
+    def __init__(self, base_url: str, *, settle: float = 0.3, timeout: float = 10.0) -> None:
+        """``settle``/``timeout`` are the defaults for waiting on the bot's reaction."""
+        self.base_url = base_url.rstrip("/")
+        self.settle = settle
+        self.timeout = timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> SandboxClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the underlying HTTP session."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # ------------------------------------------------------------ transport
+
+    async def _request(self, method: str, path: str, body: dict[str, Any] | None = None,
+                       timeout: float | None = None) -> dict[str, Any]:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        client_timeout = aiohttp.ClientTimeout(total=(timeout or self.timeout) + 30)
+        async with self._session.request(method, self.base_url + path, json=body,
+                                         timeout=client_timeout) as resp:
+            data = await resp.json(content_type=None)
+        if not isinstance(data, dict) or not data.get("ok"):
+            error = data.get("error") if isinstance(data, dict) else data
+            raise SandboxClientError(f"{method} {path}: {error}")
+        return data
+
+    async def _act(self, path: str, body: dict[str, Any], chat_id: int,
+                   settle: float | None, timeout: float | None) -> list[Entry]:
+        """Perform an inbound action, then wait for and return the bot's reaction."""
+        created = await self._request("POST", path, body)
+        if created.get("update_id") is None:
+            # The bot's allowed_updates filtered it out: Telegram never delivers it.
+            return []
+        return await self.wait(chat_id, since=int(created["seq"]), update_id=created["update_id"],
+                               settle=settle, timeout=timeout)
+
+    async def wait(self, chat_id: int, *, since: int, update_id: int | None = None,
+                   settle: float | None = None, timeout: float | None = None) -> list[Entry]:
+        """Wait for the bot to act in ``chat_id`` after action ``since``; see server docs."""
+        timeout = self.timeout if timeout is None else timeout
+        data = await self._request("POST", "/sandbox/wait", {
+            "chat_id": chat_id, "since": since, "update_id": update_id,
+            "settle": self.settle if settle is None else settle, "timeout": timeout,
+        }, timeout=timeout)
+        return list(data["actions"])
+
+    # ------------------------------------------------------------ user actions
+
+    async def register(self, user: SandboxUser) -> None:
+        """Create/update the user's profile without sending anything."""
+        await self._request("POST", f"/sandbox/users/{user.id}", user.profile())
+
+    async def send(self, user: SandboxUser, text: str, *, reply_to_message_id: int | None = None,
+                   settle: float | None = None, timeout: float | None = None) -> list[Entry]:
+        """Send ``text`` as ``user``; return the bot's new actions in that chat.
+
+        Returns after the bot reacted and was quiet for ``settle`` seconds, or after
+        ``timeout`` with whatever happened (possibly ``[]``: "the bot said nothing").
+        """
+        body = {"text": text, **user.profile()}
+        if reply_to_message_id is not None:
+            body["reply_to_message_id"] = reply_to_message_id
+        return await self._act(f"/sandbox/users/{user.id}/message", body, user.id, settle, timeout)
+
+    async def share_location(self, user: SandboxUser, latitude: float, longitude: float, *,
+                             settle: float | None = None, timeout: float | None = None) -> list[Entry]:
+        """Share a location as ``user`` (what a request_location button sends)."""
+        body = {"latitude": latitude, "longitude": longitude, **user.profile()}
+        return await self._act(f"/sandbox/users/{user.id}/location", body, user.id, settle, timeout)
+
+    async def share_contact(self, user: SandboxUser, phone_number: str, *,
+                            settle: float | None = None, timeout: float | None = None) -> list[Entry]:
+        """Share the user's own contact (what a request_contact button sends)."""
+        body = {"phone_number": phone_number, **user.profile()}
+        return await self._act(f"/sandbox/users/{user.id}/contact", body, user.id, settle, timeout)
+
+    async def press(self, user: SandboxUser, button_text: str, message_id: int | None = None, *,
+                    settle: float | None = None, timeout: float | None = None) -> list[Entry]:
+        """Press the button labelled ``button_text`` and return the bot's reaction.
+
+        Inline buttons are looked up on ``message_id`` or else on the newest bot
+        message having one with that label; a reply-keyboard button sends its label
+        as a text message.  Request-location/contact buttons cannot be pressed by
+        text: use :meth:`share_location` / :meth:`share_contact`.
+        """
+        data = await self._request("GET", f"/sandbox/chats/{user.id}/transcript")
+        entries: list[Entry] = data["entries"]
+        keyboard_id = data.get("reply_keyboard_message_id")
+        reply_keyboard = data.get("reply_keyboard")
+        candidates = [e for e in entries if e.get("type") == "message" and not e.get("deleted")]
+        if message_id is not None:
+            candidates = [e for e in candidates if e["message_id"] == message_id]
+            if not candidates:
+                raise SandboxClientError(f"no bot message {message_id} in chat {user.id}")
+        for entry in reversed(candidates):
+            markup = entry.get("reply_markup") or {}
+            for row in markup.get("inline_keyboard", []):
+                for button in row:
+                    if button.get("text") == button_text:
+                        if "callback_data" not in button:
+                            raise SandboxClientError(
+                                f"button {button_text!r} opens {_button_kind(button)}; no callback")
+                        body = {"message_id": entry["message_id"], "data": button["callback_data"],
+                                **user.profile()}
+                        return await self._act(f"/sandbox/users/{user.id}/callback", body, user.id,
+                                               settle, timeout)
+        # The reply keyboard is attached to the chat, not a message; it is usable
+        # even if the message that set it was deleted.
+        if reply_keyboard and (message_id is None or message_id == keyboard_id):
+            for row in reply_keyboard.get("keyboard", []):
+                for button in row:
+                    if button.get("text") != button_text:
+                        continue
+                    if button.get("request_location"):
+                        raise SandboxClientError(
+                            f"{button_text!r} is a location-request button: use share_location()")
+                    if button.get("request_contact"):
+                        raise SandboxClientError(
+                            f"{button_text!r} is a contact-request button: use share_contact()")
+                    return await self.send(user, button_text, settle=settle, timeout=timeout)
+        raise SandboxClientError(f"no button {button_text!r} in chat {user.id}")
+
+    async def press_data(self, user: SandboxUser, message_id: int, data: str, *,
+                         settle: float | None = None, timeout: float | None = None) -> list[Entry]:
+        """Press the inline button with callback ``data`` on ``message_id`` (must exist)."""
+        body = {"message_id": message_id, "data": data, **user.profile()}
+        return await self._act(f"/sandbox/users/{user.id}/callback", body, user.id, settle, timeout)
+
+    async def forge_callback(self, user: SandboxUser, message_id: int, data: str, *,
+                             settle: float | None = None, timeout: float | None = None) -> list[Entry]:
+        """Send arbitrary callback ``data`` for ``message_id``, as a modified client can."""
+        body = {"message_id": message_id, "data": data, **user.profile()}
+        return await self._act(f"/sandbox/users/{user.id}/forge_callback", body, user.id, settle, timeout)
+
+    # ------------------------------------------------------------ inspection
+
+    async def transcript(self, chat_id: int) -> list[Entry]:
+        """Everything the bot did in the chat, in order (messages and callback answers)."""
+        try:
+            data = await self._request("GET", f"/sandbox/chats/{chat_id}/transcript")
+        except SandboxClientError:
+            return []
+        return list(data["entries"])
+
+    async def inbound(self, chat_id: int) -> list[Entry]:
+        """What the user sent in the chat (message objects and callback presses)."""
+        data = await self._request("GET", f"/sandbox/chats/{chat_id}/transcript")
+        return list(data["inbound"])
+
+    async def actions(self, chat_id: int, since: int = 0) -> list[Entry]:
+        """Bot actions (send/edit/delete/callback_answer) with ``seq > since``."""
+        try:
+            data = await self._request("GET", f"/sandbox/chats/{chat_id}/actions?since={since}")
+        except SandboxClientError:
+            return []
+        return list(data["actions"])
+
+    async def reply_keyboard(self, chat_id: int) -> dict[str, Any] | None:
+        """The reply keyboard currently shown in the chat, if any."""
+        data = await self._request("GET", f"/sandbox/chats/{chat_id}/transcript")
+        return data.get("reply_keyboard")
+
+    async def last_message(self, chat_id: int) -> Entry | None:
+        """The newest bot message in the chat that was not deleted."""
+        for entry in reversed(await self.transcript(chat_id)):
+            if entry.get("type") == "message" and not entry.get("deleted"):
+                return entry
+        return None
+
+    @staticmethod
+    def buttons(entry: Entry) -> list[list[tuple[str, str | None]]]:
+        """Rows of ``(text, callback_data or None)`` of an entry's keyboard."""
+        markup = entry.get("reply_markup") or {}
+        rows = markup.get("inline_keyboard") or markup.get("keyboard") or []
+        return [[(b["text"], b.get("callback_data")) for b in row] for row in rows]
+
+    async def document(self, entry: Entry) -> bytes:
+        """Bytes of the document sent in ``entry``."""
+        document = entry.get("document")
+        if not document:
+            raise SandboxClientError("entry has no document")
+        return base64.b64decode(document.get("content_b64", ""))
+
+    async def wait_for(self, chat_id: int, predicate: Callable[[list[Entry]], bool],
+                       timeout: float = 10.0, interval: float = 0.05) -> list[Entry]:
+        """Poll the transcript until ``predicate(entries)`` holds; raise TimeoutError otherwise."""
+        deadline = time.monotonic() + timeout
+        while True:
+            entries = await self.transcript(chat_id)
+            if predicate(entries):
+                return entries
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"condition not met in chat {chat_id} within {timeout}s")
+            await asyncio.sleep(interval)
+
+    async def commands(self, user: SandboxUser) -> list[dict[str, str]]:
+        """The command menu the user's client would show (scope/language fallback)."""
+        await self.register(user)
+        data = await self._request("GET", f"/sandbox/users/{user.id}/commands")
+        return list(data["commands"])
+
+    # ------------------------------------------------------------ failures & stats
+
+    async def set_failure(self, chat_id: int, mode: str, *, count: int | None = None,
+                          retry_after: int = 5) -> None:
+        """Inject a failure: blocked, deactivated, chat_not_found, retry_after, server_error."""
+        body: dict[str, Any] = {"mode": mode, "retry_after": retry_after}
+        if count is not None:
+            body["count"] = count
+        await self._request("POST", f"/sandbox/chats/{chat_id}/fail", body)
+
+    async def clear_failure(self, chat_id: int) -> None:
+        """Remove an injected failure."""
+        await self._request("DELETE", f"/sandbox/chats/{chat_id}/fail")
+
+    async def stats(self) -> dict[str, Any]:
+        """Server statistics (see ``SandboxServer.stats``)."""
+        data = await self._request("GET", "/sandbox/stats")
+        data.pop("ok", None)
+        return data
+
+    async def reset(self) -> None:
+        """Forget all sandbox state."""
+        await self._request("POST", "/sandbox/reset")
+
+
+def _button_kind(button: dict[str, Any]) -> str:
+    for key in ("url", "web_app", "login_url", "switch_inline_query", "copy_text"):
+        if key in button:
+            return key
+    return "something else"

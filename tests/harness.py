@@ -1,0 +1,47 @@
+"""Runs the real bot (our polling loop) against the sandbox for end-to-end tests."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from aiogram import Bot
+
+from bot.app import App, create_app, create_bot
+from bot.config import Settings
+from bot.runtime import run_polling
+from bot.sandbox.client import SandboxClient
+from bot.sandbox.server import SandboxServer
+
+
+@dataclass
+class RunningBot:
+    """A bot process-in-a-task: start, talk through `client`, stop."""
+
+    settings: Settings
+    app: App = field(init=False)
+    bot: Bot = field(init=False)
+    _stop: asyncio.Event = field(init=False, default_factory=asyncio.Event)
+    _task: asyncio.Task[None] | None = field(init=False, default=None)
+
+    async def start(self) -> RunningBot:
+        self.app = create_app(self.settings)
+        self.bot = create_bot(self.settings)
+        self._task = asyncio.create_task(run_polling(self.bot, self.app.dispatcher, self._stop))
+        return self
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await asyncio.wait_for(self._task, timeout=30)
+        await self.bot.session.close()
+        await self.app.close()
+
+
+async def start_bot(sandbox: SandboxServer, settings: Settings) -> RunningBot:
+    """A running bot for these settings."""
+    return await RunningBot(settings).start()
+
+
+def client_for(sandbox: SandboxServer) -> SandboxClient:
+    return SandboxClient(sandbox.base_url)
