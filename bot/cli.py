@@ -34,21 +34,34 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
             pass
 
 
-async def serve(settings: Settings, stop: asyncio.Event) -> None:
-    """Check the database, then poll or serve the webhook until `stop` is set."""
+async def serve(settings: Settings, stop: asyncio.Event, *, bot_updates: bool = True, worker: bool = True) -> None:
+    """Check the database, then until `stop` is set: take updates (polling, or the webhook when
+    WEBHOOK_URL is set) and/or run the worker (scheduler and its jobs)."""
     from aiohttp import web
 
     from bot.app import create_app, create_bot
     from bot.commands import register_commands
     from bot.runtime import create_webhook_app, run_polling, webhook_path
     from db.migrate import ensure_up_to_date
+    from jobs.context import JobContext, set_context
+    from jobs.scheduler import create_scheduler, install_standing_jobs
 
     app = create_app(settings)
     bot = create_bot(settings)
+    scheduler = None
     try:
         await ensure_up_to_date(app.engine)
         me = await bot.get_me()
         log.info("running as @%s against %s", me.username, settings.telegram_api_base)
+        if worker:
+            set_context(JobContext(settings, app.session_factory, bot))
+            scheduler = create_scheduler(settings.database_url)
+            scheduler.start()
+            install_standing_jobs(scheduler)
+            log.info("worker: scheduler started")
+        if not bot_updates:
+            await stop.wait()
+            return
         await register_commands(bot, app.i18n, settings.default_locale)
         if settings.webhook_url:
             secret = settings.webhook_secret.get_secret_value()  # type: ignore[union-attr]
@@ -66,22 +79,36 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         else:
             await run_polling(bot, app.dispatcher, stop)
     finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+            set_context(None)
         await bot.session.close()
         await app.close()
 
 
-async def _run(settings: Settings) -> None:
-    stop = asyncio.Event()
-    _stop_on_signals(stop)
-    await serve(settings, stop)
+def _run(settings: Settings, **roles: bool) -> int:
+    async def main() -> None:
+        stop = asyncio.Event()
+        _stop_on_signals(stop)
+        await serve(settings, stop, **roles)
+
+    settings.token()  # fail early, in one line, without a token
+    _setup_logging(settings.log_level)
+    asyncio.run(main())
+    return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = load_settings()
-    settings.token()  # fail early, in one line, without a token
-    _setup_logging(settings.log_level)
-    asyncio.run(_run(settings))
-    return 0
+    if args.mode == "webhook" and not settings.webhook_url:
+        raise ConfigError("WEBHOOK_URL is not set: the webhook mode needs the public URL Telegram should call")
+    if args.mode == "polling":
+        settings = settings.model_copy(update={"webhook_url": None})
+    return _run(settings, bot_updates=True, worker=not args.no_worker)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    return _run(load_settings(), bot_updates=False, worker=True)
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -108,7 +135,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kardes", description="Kardeş, a bot for the Turkic-speaking diaspora.")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="run the bot (polling, or webhook when WEBHOOK_URL is set)").set_defaults(func=cmd_run)
+    run = sub.add_parser("run", help="run the bot (polling, or webhook when WEBHOOK_URL is set)")
+    run.add_argument("--mode", choices=["auto", "polling", "webhook"], default="auto",
+                     help="auto: webhook when WEBHOOK_URL is set, else polling")
+    run.add_argument("--no-worker", action="store_true",
+                     help="do not run the scheduler here (a separate `kardes worker` runs it)")
+    run.set_defaults(func=cmd_run)
+    sub.add_parser("worker", help="run the scheduler and delivery jobs (exactly one per database)").set_defaults(func=cmd_worker)
     db = sub.add_parser("db", help="database maintenance")
     db.add_argument("action", choices=["upgrade"])
     db.set_defaults(func=cmd_db)

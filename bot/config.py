@@ -24,7 +24,7 @@ def default_database_url() -> str:
 class Settings(BaseSettings):
     """Everything configurable; secrets stay `SecretStr` so they never end up in logs."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True)
 
     bot_token: SecretStr | None = None
     database_url: str = Field(default_factory=default_database_url)

@@ -174,3 +174,11 @@ async def test_webhook_mode_checks_the_secret_and_serves_updates(bot_settings, c
         await runner.cleanup()
         await bot.session.close()
         await app.close()
+
+
+async def test_a_malformed_update_is_skipped_and_the_bot_keeps_polling(running_bot, client) -> None:  # type: ignore[no-untyped-def]
+    user = SandboxUser(2010, "Zarina", language_code="kk")
+    await client.register(user)
+    said = await client.inject("message", {"message_id": 5, "text": "no chat, no date"}, user.id, timeout=1.5)
+    assert said == []
+    assert texts(await client.send(user, "/frobnicate")) == [tr("I don't know that command. Send /help to see what I can do.", "kk")]

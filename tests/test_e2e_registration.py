@@ -231,3 +231,30 @@ async def test_profile_fields_can_be_edited(running_bot, client, session) -> Non
     session.expire_all()
     member = await session.scalar(select(Member).where(Member.telegram_id == 3010))
     assert member.display_name == "Ogulgerek" and member.notify_announcements is False
+
+
+async def test_coordinates_off_the_globe_are_refused(running_bot, client, session) -> None:  # type: ignore[no-untyped-def]
+    user = SandboxUser(3011, "Kanat", language_code="kk")
+    await client.send(user, "/start")
+    await press_language(client, user, "kk")
+    await client.press(user, tr("I accept", "kk"))
+    await client.send(user, "Kanat")
+    forged = {"message_id": 900, "date": 0, "chat": {"id": user.id, "type": "private"},
+              "from": {"id": user.id, "is_bot": False, "first_name": "Kanat", "language_code": "kk"},
+              "location": {"latitude": 123.0, "longitude": 500.0}}
+    replies = await client.inject("message", forged, user.id)
+    assert plain(replies) == [tr("Those coordinates are not on Earth. Please share your location again or type your city.", "kk")]
+    state = await session.scalar(select(FsmRecord.state).where(FsmRecord.key.like("%:3011:3011:%")))
+    assert state == "Registration:place"
+
+
+async def test_whitespace_only_name_is_refused(running_bot, client) -> None:  # type: ignore[no-untyped-def]
+    user = SandboxUser(3012, "Asel", language_code="ru")
+    await client.send(user, "/start")
+    await press_language(client, user, "ru")
+    await client.press(user, tr("I accept", "ru"))
+    # Official clients trim text, so only a modified one can send this.
+    forged = {"message_id": 901, "date": 0, "chat": {"id": user.id, "type": "private"},
+              "from": {"id": user.id, "is_bot": False, "first_name": "Asel", "language_code": "ru"}, "text": "   \u3000 "}
+    replies = await client.inject("message", forged, user.id)
+    assert plain(replies) == [tr("The name cannot be empty. Please send your name.", "ru")]

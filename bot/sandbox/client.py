@@ -104,6 +104,15 @@ class SandboxClient:
 
     # ------------------------------------------------------------ user actions
 
+    async def inject(self, kind: str, body: Any, chat_id: int | None = None, *,
+                     settle: float | None = None, timeout: float | None = None) -> list[Entry]:
+        """Queue a raw update (even a malformed one) and wait for the bot's reaction in ``chat_id``."""
+        created = await self._request("POST", "/sandbox/updates", {"kind": kind, "body": body, "chat_id": chat_id})
+        if chat_id is None or created.get("update_id") is None:
+            return []
+        return await self.wait(chat_id, since=int(created["seq"]), update_id=created["update_id"],
+                               settle=settle, timeout=timeout)
+
     async def register(self, user: SandboxUser) -> None:
         """Create/update the user's profile without sending anything."""
         await self._request("POST", f"/sandbox/users/{user.id}", user.profile())

@@ -46,6 +46,8 @@ Control API (JSON in, JSON out; errors are ``{"ok": false, "error": "..."}``)
     ``DELETE /sandbox/chats/{chat_id}/fail``           clear the failure
     ``GET  /sandbox/stats``                            see :meth:`SandboxServer.stats`
     ``POST /sandbox/reset``                            forget all state
+    ``POST /sandbox/updates``  body: ``kind``, ``body``, ``chat_id``: queue a raw
+        update as given (malformed ones too), for robustness tests
 
 Transcript entries (bot output in a chat) are dicts: ``type`` ("message" or
 ``"callback_answer"``), ``message_id``, ``kind`` ("text", "photo", "document",
@@ -461,6 +463,7 @@ class SandboxServer:
         r.add_delete("/sandbox/chats/{chat_id}/fail", self._c_unfail)
         r.add_get("/sandbox/stats", self._c_stats)
         r.add_post("/sandbox/reset", self._c_reset)
+        r.add_post("/sandbox/updates", self._c_inject)
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -1186,6 +1189,16 @@ class SandboxServer:
             self._webhook_wakeup.set()
         return update_id
 
+    def inject_update(self, kind: str, body: Any, chat_id: int | None = None) -> dict[str, Any]:
+        """Queue a raw update as given, valid or not: robustness tests only.
+
+        Telegram never sends a location off the globe or a message without a chat, but
+        a bot must survive a server or proxy that does.
+        """
+        chat = self._chats.get(chat_id) if chat_id is not None else None
+        seq = chat.seq if chat is not None else 0
+        return {"update_id": self._enqueue(kind, body, chat_id), "chat_id": chat_id, "seq": seq}
+
     def _user_message(self, user: UserProfile, extra: dict[str, Any]) -> dict[str, Any]:
         chat = self._chats[user.id]
         if chat.failure is not None and chat.failure.mode in ("blocked", "deactivated"):
@@ -1554,6 +1567,12 @@ class SandboxServer:
 
     async def _c_stats(self, request: web.Request) -> web.Response:
         return web.json_response({"ok": True, **self.stats()})
+
+    async def _c_inject(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        chat_id = body.get("chat_id")
+        result = self.inject_update(str(body["kind"]), body.get("body"), int(chat_id) if chat_id is not None else None)
+        return web.json_response({"ok": True, **result})
 
     async def _c_reset(self, request: web.Request) -> web.Response:
         self.reset()

@@ -1,0 +1,171 @@
+"""The directory: organisations and upcoming events near a member, and search by name or city."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.directory_repo import KIND_EVENT, KIND_ORGANISATION, KINDS, DirectoryRepo
+from db.models import Organisation
+
+from bot.geo import validate_coordinates
+
+__all__ = [
+    "ORGANISATION_CATEGORIES",
+    "KIND_EVENT",
+    "KIND_ORGANISATION",
+    "MIN_RADIUS_KM",
+    "MAX_RADIUS_KM",
+    "DirectoryItem",
+    "DirectoryPage",
+    "SearchPage",
+    "nearby",
+    "search",
+    "get_organisation",
+    "validate_radius",
+]
+
+#: Category keys; their labels are translated in the locales.
+ORGANISATION_CATEGORIES: tuple[str, ...] = (
+    "cultural_centre",
+    "association",
+    "school",
+    "business",
+    "religious",
+    "media",
+    "student",
+    "official",
+)
+MIN_RADIUS_KM = 1
+MAX_RADIUS_KM = 500
+MAX_PAGE_SIZE = 50
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryItem:
+    """One line of a nearby list: an organisation or an event, with its distance."""
+
+    kind: str
+    id: int
+    name: str
+    distance_km: float
+    city: str | None
+    category: str | None
+    starts_at: datetime | None = None
+    timezone: str | None = None
+    organisation_id: int | None = None
+    organisation_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryPage:
+    """A page of nearby items, nearest first."""
+
+    items: list[DirectoryItem]
+    total: int
+    offset: int
+    limit: int
+    has_next: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    """A page of organisations matching a text search."""
+
+    items: list[Organisation]
+    total: int
+    offset: int
+    limit: int
+
+    @property
+    def has_next(self) -> bool:
+        return self.offset + len(self.items) < self.total
+
+
+def validate_radius(radius_km: float) -> float:
+    """Return the radius as a float; raise ValueError outside 1–500 km."""
+    try:
+        value = float(radius_km)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"radius must be a number of km, got {radius_km!r}") from exc
+    if not MIN_RADIUS_KM <= value <= MAX_RADIUS_KM:  # also rejects NaN
+        raise ValueError(f"radius must be between {MIN_RADIUS_KM} and {MAX_RADIUS_KM} km, got {radius_km!r}")
+    return value
+
+
+def _check_page(offset: int, limit: int) -> None:
+    if offset < 0 or not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ValueError(f"bad page: offset {offset}, limit {limit} (1..{MAX_PAGE_SIZE})")
+
+
+async def nearby(
+    session: AsyncSession,
+    lat: float,
+    lon: float,
+    radius_km: float,
+    *,
+    kind: str | None = None,
+    category: str | None = None,
+    offset: int = 0,
+    limit: int = 5,
+    now: datetime | None = None,
+) -> DirectoryPage:
+    """Active organisations and upcoming approved events within radius_km, nearest first, one page."""
+    lat, lon = validate_coordinates(lat, lon)
+    radius = validate_radius(radius_km)
+    _check_page(offset, limit)
+    if kind is not None and kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}")
+    repo = DirectoryRepo(session)
+    result = await repo.nearby(
+        lat,
+        lon,
+        radius,
+        kinds=KINDS if kind is None else (kind,),
+        category=category,
+        now=now,
+        offset=offset,
+        limit=limit,
+        with_total=True,
+    )
+    orgs, events = await repo.load(result.hits)
+    items: list[DirectoryItem] = []
+    for hit in result.hits:
+        if hit.kind == KIND_ORGANISATION:
+            org = orgs[hit.id]
+            items.append(
+                DirectoryItem(KIND_ORGANISATION, org.id, org.name, hit.distance_km, org.city, org.category)
+            )
+        else:
+            ev = events[hit.id]
+            host = await session.get(Organisation, ev.organisation_id)
+            items.append(
+                DirectoryItem(
+                    KIND_EVENT,
+                    ev.id,
+                    ev.title,
+                    hit.distance_km,
+                    ev.city,
+                    ev.category,
+                    starts_at=ev.starts_at,
+                    timezone=ev.timezone,
+                    organisation_id=ev.organisation_id,
+                    organisation_name=host.name if host else None,
+                )
+            )
+    total = result.total if result.total is not None else offset + len(items) + int(result.has_next)
+    return DirectoryPage(items=items, total=total, offset=offset, limit=limit, has_next=result.has_next)
+
+
+async def search(session: AsyncSession, text: str, *, limit: int = 10, offset: int = 0) -> SearchPage:
+    """Active organisations whose name (any language), city or category matches every word of text."""
+    _check_page(offset, limit)
+    items, total = await DirectoryRepo(session).search_organisations(text, offset=offset, limit=limit)
+    return SearchPage(items=items, total=total, offset=offset, limit=limit)
+
+
+async def get_organisation(session: AsyncSession, organisation_id: int) -> Organisation | None:
+    """An active organisation by id, or None."""
+    return await DirectoryRepo(session).organisation(organisation_id)

@@ -1,0 +1,92 @@
+"""Processes and persistence: the demo script, the scheduler's job store, Redis FSM storage."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.i18n import create_i18n
+from bot.sandbox.client import SandboxUser
+from db.models import FsmRecord
+from db.types import utcnow
+from jobs.housekeeping import purge_abandoned
+from jobs.scheduler import create_scheduler, install_standing_jobs
+from tests.conftest import ROOT
+from tests.harness import RunningBot
+
+
+def test_demo_script_greets_and_switches_language(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    script = tmp_path / "chat.txt"
+    script.write_text("# a member from Almaty\n/start\n3\n/as 2 tr\n/start\n/quit\n", encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("DATABASE_URL", None)
+    result = subprocess.run([sys.executable, "-m", "bot", "demo", "--script", str(script)], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "> /start" in out and "[3] Қазақ тілі" in out
+    i18n = create_i18n()
+    switched = i18n.gettext("Language set: English. Send /help to see what I can do.", locale="kk")
+    assert f"bot: (edited) {switched}" in out, "pressing 3 switched the chat to Kazakh"
+    assert "Sizinle Türkçe konuşacağım" in out, "user 2 with a Turkish Telegram is greeted in Turkish"
+    assert (tmp_path / "data" / "kardes.sqlite3").exists()
+
+
+async def test_abandoned_conversations_are_forgotten_after_30_days(session) -> None:  # type: ignore[no-untyped-def]
+    session.add_all([
+        FsmRecord(key="1:5:5:0::default", state="Registration:name", data={}, updated_at=utcnow() - timedelta(days=31)),
+        FsmRecord(key="1:6:6:0::default", state="Registration:name", data={}, updated_at=utcnow() - timedelta(days=2)),
+    ])
+    await session.commit()
+    assert await purge_abandoned(session) == 1
+    await session.commit()
+    assert list(await session.scalars(select(FsmRecord.key))) == ["1:6:6:0::default"]
+
+
+async def test_scheduled_jobs_survive_a_restart(database_url) -> None:  # type: ignore[no-untyped-def]
+    first = create_scheduler(database_url)
+    first.start(paused=True)
+    install_standing_jobs(first)
+    first.add_job("jobs.housekeeping:purge_abandoned_job", "date", run_date=utcnow() + timedelta(days=3),
+                  id="test.one-off", replace_existing=True)
+    first.shutdown(wait=False)
+    second = create_scheduler(database_url)
+    second.start(paused=True)
+    try:
+        ids = {job.id for job in second.get_jobs()}
+        assert {"housekeeping.purge_abandoned", "test.one-off"} <= ids
+        install_standing_jobs(second)  # installing again replaces, never duplicates
+        assert sum(job.id == "housekeeping.purge_abandoned" for job in second.get_jobs()) == 1
+    finally:
+        second.remove_job("test.one-off")
+        second.shutdown(wait=False)
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_REDIS_URL"), reason="TEST_REDIS_URL is not set (CI sets it)")
+async def test_with_redis_a_restart_mid_registration_resumes(bot_settings, client, session_factory) -> None:  # type: ignore[no-untyped-def]
+    from redis.asyncio import Redis
+
+    url = os.environ["TEST_REDIS_URL"]
+    redis = Redis.from_url(url)
+    await redis.flushdb()
+    await redis.aclose()
+    settings = bot_settings.model_copy(update={"redis_url": url})
+    user = SandboxUser(4001, "Aliya", language_code="kk")
+    first = await RunningBot(settings).start()
+    await client.send(user, "/start")
+    last = await client.last_message(user.id)
+    await client.press(user, next(t for row in client.buttons(last) for t, _ in row if t.endswith("Қазақ тілі")))
+    await first.stop()
+    second = await RunningBot(settings).start()
+    try:
+        replies = await client.send(user, "hello")  # still at the privacy notice: buttons expected
+        assert replies[-1]["plain"] == second.app.i18n.gettext("Please choose with the buttons above.", locale="kk")
+    finally:
+        await second.stop()
+    async with session_factory() as session:
+        assert list(await session.scalars(select(FsmRecord.key))) == [], "with Redis, FSM state is not in the database"
