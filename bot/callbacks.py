@@ -45,3 +45,29 @@ class MenuCB(CallbackData, prefix="menu"):
 
 class EraseCB(CallbackData, prefix="erase"):
     confirm: bool
+
+
+class NearbyCB(CallbackData, prefix="nb"):
+    """A view of the nearby list: centre in hundredths of a degree, radius, kind, category, page."""
+
+    lat: int
+    lon: int
+    r: int
+    k: str = "a"  # a: all, o: organisations, e: events
+    c: int = 0  # 0: every category, else index + 1 in ORGANISATION_CATEGORIES
+    o: int = 0
+    v: str = "l"  # l: the list, c: the category picker
+
+
+class CardCB(CallbackData, prefix="card"):
+    k: str  # o or e
+    id: int
+
+
+class MapCB(CallbackData, prefix="map"):
+    k: str
+    id: int
+
+
+class SearchCB(CallbackData, prefix="srch"):
+    o: int

@@ -132,6 +132,54 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _with_session(settings: Settings, work):  # type: ignore[no-untyped-def]
+    """Run `work(session)` on a migrated database and commit what it did."""
+    from db.migrate import ensure_up_to_date
+    from db.session import create_engine, create_session_factory
+
+    engine = create_engine(settings.database_url)
+    try:
+        await ensure_up_to_date(engine)
+        async with create_session_factory(engine)() as session:
+            result = await work(session)
+            await session.commit()
+            return result
+    finally:
+        await engine.dispose()
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from bot.services import importer
+
+    settings = load_settings()
+    run = importer.import_organisations if args.what == "orgs" else importer.import_events
+    path = Path(args.file)
+
+    async def work(session):  # type: ignore[no-untyped-def]
+        report = await run(session, path, skip_bad=args.skip_bad)
+        if not report.ok and not args.skip_bad:
+            await session.rollback()  # any bad row: import nothing
+        return report
+
+    try:
+        report = asyncio.run(_with_session(settings, work))
+    except (importer.ImportFileError, OSError) as error:
+        print(f"kardes: cannot import {path}: {error}", file=sys.stderr)
+        return 1
+    print(report.summary())
+    return 0 if report.ok or args.skip_bad else 1
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from bot.services import importer
+
+    settings = load_settings()
+    run = importer.export_organisations if args.what == "orgs" else importer.export_events
+    count = asyncio.run(_with_session(settings, lambda session: run(session, Path(args.file))))
+    print(f"exported {count} {args.what} to {args.file}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kardes", description="Kardeş, a bot for the Turkic-speaking diaspora.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -145,6 +193,15 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database maintenance")
     db.add_argument("action", choices=["upgrade"])
     db.set_defaults(func=cmd_db)
+    imp = sub.add_parser("import", help="import organisations or events from CSV or JSON (upsert by external_id)")
+    imp.add_argument("what", choices=["orgs", "events"])
+    imp.add_argument("file")
+    imp.add_argument("--skip-bad", action="store_true", help="import the good rows even when some are bad")
+    imp.set_defaults(func=cmd_import)
+    exp = sub.add_parser("export", help="export organisations or events to CSV or JSON (by the file's extension)")
+    exp.add_argument("what", choices=["orgs", "events"])
+    exp.add_argument("file")
+    exp.set_defaults(func=cmd_export)
     demo = sub.add_parser("demo", help="bot + local sandbox + sample data + terminal chat")
     demo.add_argument("--script", help="run chat lines from this file and print the transcript")
     demo.set_defaults(func=cmd_demo)

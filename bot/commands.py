@@ -15,6 +15,8 @@ log = logging.getLogger(__name__)
 # (command, description); descriptions are msgids translated per locale at registration.
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("start", "Start or show the main menu"),
+    ("nearby", "Organisations and events near you"),
+    ("search", "Search organisations by name or city"),
     ("profile", "Your profile"),
     ("settings", "Notification settings"),
     ("language", "Change the language"),
@@ -33,6 +35,8 @@ _("Start or show the main menu")
 _("What this bot can do")
 _("Change the language")
 _("Your profile")
+_("Organisations and events near you")
+_("Search organisations by name or city")
 _("Notification settings")
 _("Get all your data as a file")
 _("Erase all your data")

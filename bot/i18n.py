@@ -70,3 +70,11 @@ def format_when(moment: datetime, locale: str, timezone: str | None, fmt: str = 
 def format_number(value: float | int, locale: str) -> str:
     """A number with the locale's separators."""
     return format_decimal(value, locale=babel_locale(locale))
+
+
+def format_distance(km: float, locale: str) -> str:
+    """A distance in kilometres as the locale writes it ("1,2 км", "1.2 km")."""
+    from babel.units import format_unit
+
+    value = round(km, 1) if km < 10 else round(km)
+    return format_unit(value, "length-kilometer", length="short", format="#,##0.#", locale=babel_locale(locale))

@@ -138,6 +138,7 @@ def profile_keyboard() -> InlineKeyboardMarkup:
 def main_menu_keyboard() -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for action, label in (
+        ("nearby", _("📍 Near me")),
         ("profile", _("👤 My profile")),
         ("settings", _("🔔 Notifications")),
         ("language", _("🌐 Language")),

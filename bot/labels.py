@@ -37,3 +37,18 @@ def language_label(code: str, locale: str) -> str:
 def country_label(code: str | None, locale: str) -> str:
     """A country's name in the viewer's locale."""
     return country_name(code, locale) if code else "—"
+
+
+def category_label(code: str | None) -> str:
+    """An organisation category in the current locale."""
+    labels = {
+        "cultural_centre": _("Cultural centre"),
+        "association": _("Association"),
+        "school": _("School or language course"),
+        "business": _("Business or chamber"),
+        "religious": _("Religious community"),
+        "media": _("Media"),
+        "student": _("Student organisation"),
+        "official": _("Official or consular"),
+    }
+    return labels.get(code or "", code or "—")

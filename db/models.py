@@ -143,6 +143,9 @@ class Organisation(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     is_sample: Mapped[bool] = mapped_column(Boolean, default=False)
     last_confirmed_at: Mapped[datetime | None]
+    # Freshness: how many confirmation requests went unanswered, and when the last was sent.
+    confirm_asks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_asked_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -15,6 +15,8 @@ async def send_help(message: Message) -> None:
         _(
             "<b>What I can do</b>\n"
             "/start — register, or show the main menu\n"
+            "/nearby — organisations and events near you\n"
+            "/search — find organisations by name or city\n"
             "/profile — see and edit what we keep about you\n"
             "/settings — notifications, radius and quiet hours\n"
             "/language — change the language\n"

@@ -15,7 +15,7 @@ from bot.callbacks import MenuCB, ProfileCB
 from bot.keyboards import language_keyboard
 from bot.views import show_profile
 from db.models import Member
-from handlers import privacy, registration
+from handlers import directory, privacy, registration
 from handlers.common import send_help
 
 router = Router(name="profile")
@@ -96,7 +96,9 @@ async def main_menu(
         return
     message: Message = query.message  # type: ignore[assignment]
     action = callback_data.action
-    if action == "profile":
+    if action == "nearby":
+        await directory.nearby_command(message, session, member, i18n)
+    elif action == "profile":
         await state.clear()
         await show_profile(message, member)
     elif action == "settings":

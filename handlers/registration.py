@@ -140,7 +140,7 @@ async def consent_given(query: CallbackQuery, callback_data: ConsentCB, state: F
 
 async def ask_name(message: Message, state: FSMContext) -> None:
     await state.set_state(Registration.name)
-    await _menu(message, state, _("How should we call you? Send a name of up to 64 characters."))
+    await _menu(message, state, _("What should we call you? Send a name of up to 64 characters."))
 
 
 @router.message(Registration.name, F.text, NOT_COMMAND)
@@ -319,7 +319,7 @@ async def toggles_done(
 def notifications_text() -> str:
     return _(
         "<b>Notifications</b>\n"
-        "Announcements are news from the diaspora agencies. New events near me tells you when an event "
+        "Announcements are news from the diaspora agencies. “New events near me” tells you when an event "
         "is published within your radius. During quiet hours (your local time) messages wait until morning."
     )
 

@@ -33,3 +33,12 @@ def install_standing_jobs(scheduler: AsyncIOScheduler) -> None:
         id="housekeeping.purge_abandoned",
         replace_existing=True,
     )
+    # Daily; the service decides which organisations are due. 09:00 UTC keeps it out of most nights.
+    scheduler.add_job(
+        "jobs.freshness:ask_representatives_job",
+        trigger="cron",
+        hour=9,
+        minute=0,
+        id="freshness.ask_representatives",
+        replace_existing=True,
+    )

@@ -33,6 +33,8 @@ def texts(actions: list[dict]) -> list[str]:  # type: ignore[type-arg]
 HELP = (
     "<b>What I can do</b>\n"
     "/start — register, or show the main menu\n"
+    "/nearby — organisations and events near you\n"
+    "/search — find organisations by name or city\n"
     "/profile — see and edit what we keep about you\n"
     "/settings — notifications, radius and quiet hours\n"
     "/language — change the language\n"

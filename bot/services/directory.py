@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.directory_repo import KIND_EVENT, KIND_ORGANISATION, KINDS, DirectoryRepo
-from db.models import Organisation
+from db.models import Event, Organisation
 
 from bot.geo import validate_coordinates
 
@@ -169,3 +169,17 @@ async def search(session: AsyncSession, text: str, *, limit: int = 10, offset: i
 async def get_organisation(session: AsyncSession, organisation_id: int) -> Organisation | None:
     """An active organisation by id, or None."""
     return await DirectoryRepo(session).organisation(organisation_id)
+
+
+async def get_event(session: AsyncSession, event_id: int, *, now: datetime | None = None) -> Event | None:
+    """An approved event by id (past ones included, for cards opened from old lists), or None."""
+    event = await session.get(Event, event_id)
+    if event is None or event.status != "approved":
+        return None
+    return event
+
+
+def next_radius(radius_km: int, choices: tuple[int, ...]) -> int | None:
+    """The next bigger radius to offer when nothing was found, or None at the largest."""
+    bigger = [choice for choice in choices if choice > radius_km]
+    return bigger[0] if bigger else None

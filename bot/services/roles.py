@@ -1,0 +1,46 @@
+"""Roles: who is the secretariat, who represents which organisation. Checked on every privileged action."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Member, Role, RoleName
+
+
+async def is_secretariat(session: AsyncSession, member: Member | None, secretariat_ids: frozenset[int]) -> bool:
+    """The secretariat: listed in SECRETARIAT_IDS, or granted the role in the database."""
+    if member is None:
+        return False
+    if member.telegram_id in secretariat_ids:
+        return True
+    query = select(Role.id).where(Role.member_id == member.id, Role.role == RoleName.SECRETARIAT.value)
+    return (await session.scalar(query.limit(1))) is not None
+
+
+async def represents(session: AsyncSession, member: Member | None, organisation_id: int) -> bool:
+    """Whether the member is a representative of this organisation."""
+    if member is None:
+        return False
+    query = select(Role.id).where(
+        Role.member_id == member.id, Role.role == RoleName.ORG_REP.value, Role.organisation_id == organisation_id
+    )
+    return (await session.scalar(query.limit(1))) is not None
+
+
+async def secretariat_chat_ids(session: AsyncSession, secretariat_ids: frozenset[int]) -> list[int]:
+    """Telegram ids of every active secretariat member (for alerts)."""
+    granted = await session.scalars(
+        select(Member.telegram_id).join(Role, Role.member_id == Member.id)
+        .where(Role.role == RoleName.SECRETARIAT.value, Member.is_active.is_(True))
+    )
+    return sorted(set(granted) | set(secretariat_ids))
+
+
+async def representative_chat_ids(session: AsyncSession, organisation_id: int) -> list[int]:
+    """Telegram ids of an organisation's active representatives."""
+    rows = await session.scalars(
+        select(Member.telegram_id).join(Role, Role.member_id == Member.id)
+        .where(Role.role == RoleName.ORG_REP.value, Role.organisation_id == organisation_id, Member.is_active.is_(True))
+    )
+    return sorted(set(rows))
