@@ -27,7 +27,7 @@ locales: venv
 	    --no-location --sort-output --project=kardes -o locales/messages.pot bot handlers jobs db
 	@for l in $(LANGS); do \
 	    if [ -f locales/$$l/LC_MESSAGES/messages.po ]; then \
-	        $(BIN)/pybabel update --no-fuzzy-matching -i locales/messages.pot -d locales -D messages -l $$l; \
+	        $(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete -i locales/messages.pot -d locales -D messages -l $$l; \
 	    else \
 	        $(BIN)/pybabel init -i locales/messages.pot -d locales -D messages -l $$l; \
 	    fi; \

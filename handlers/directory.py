@@ -128,7 +128,8 @@ def _with(view: NearbyCB, **changes: object) -> NearbyCB:
 
 def _category_picker(view: NearbyCB, place: str, distance: str) -> tuple[str, InlineKeyboardMarkup]:
     builder = InlineKeyboardBuilder()
-    builder.button(text=f"{TICK if view.c == 0 else ''}{_('All categories')}", callback_data=_with(view, c=0, o=0, v="l"))
+    every = _("All categories")
+    builder.button(text=f"{TICK if view.c == 0 else ''}{every}", callback_data=_with(view, c=0, o=0, v="l"))
     for index, code in enumerate(directory.ORGANISATION_CATEGORIES, start=1):
         builder.button(text=f"{TICK if view.c == index else ''}{category_label(code)}"[:64], callback_data=_with(view, c=index, o=0, v="l"))
     builder.adjust(1)

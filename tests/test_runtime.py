@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.i18n import create_i18n
 from bot.sandbox.client import SandboxUser
@@ -90,3 +91,30 @@ async def test_with_redis_a_restart_mid_registration_resumes(bot_settings, clien
         await second.stop()
     async with session_factory() as session:
         assert list(await session.scalars(select(FsmRecord.key))) == [], "with Redis, FSM state is not in the database"
+
+
+def _kardes(args: list[str], database_url: str, cwd) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": database_url}
+    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+async def test_import_command_reports_bad_rows_and_imports_nothing_then_round_trips(database_url, session, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from db.models import Organisation
+
+    good = "ext-1,Berlin Türk Kültür Merkezi,cultural_centre,DE,Berlin,52.5,13.4,tr"
+    bad = "ext-2,Far Away,association,DE,Berlin,91.0,13.4,tr"
+    source = tmp_path / "orgs.csv"
+    source.write_text(f"external_id,name,category,country_code,city,latitude,longitude,languages\n{good}\n{bad}\n", encoding="utf-8")
+    refused = await asyncio.to_thread(_kardes, ["import", "orgs", str(source)], database_url, tmp_path)
+    assert refused.returncode == 1
+    assert "line 3" in refused.stdout and "ext-2" in refused.stdout
+    assert await session.scalar(select(func.count()).select_from(Organisation)) == 0
+    partial = await asyncio.to_thread(_kardes, ["import", "orgs", str(source), "--skip-bad"], database_url, tmp_path)
+    assert partial.returncode == 0, partial.stderr
+    assert list(await session.scalars(select(Organisation.external_id))) == ["ext-1"]
+    exported = tmp_path / "out.json"
+    done = await asyncio.to_thread(_kardes, ["export", "orgs", str(exported)], database_url, tmp_path)
+    assert done.returncode == 0 and "exported 1" in done.stdout
+    again = await asyncio.to_thread(_kardes, ["import", "orgs", str(exported)], database_url, tmp_path)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert await session.scalar(select(func.count()).select_from(Organisation)) == 1
