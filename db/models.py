@@ -93,6 +93,10 @@ class Member(Base):
     radius_km: Mapped[int] = mapped_column(Integer, default=25)
     quiet_start: Mapped[str | None] = mapped_column(String(5), default="22:00")
     quiet_end: Mapped[str | None] = mapped_column(String(5), default="08:00")
+    notify_reminders: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    digest_weekly: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Secret of the member's personal calendar feed (/ical/<token>.ics); None when revoked.
+    ical_token: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -176,6 +180,45 @@ class Event(Base):
     status: Mapped[str] = mapped_column(String(16), default=EventStatus.PENDING.value)
     reject_reason: Mapped[str | None] = mapped_column(String(500))
     is_sample: Mapped[bool] = mapped_column(Boolean, default=False)
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime | None]
+
+
+class RsvpStatus(str, enum.Enum):
+    GOING = "going"
+    MAYBE = "maybe"
+    NOT_GOING = "not_going"
+
+
+class Rsvp(Base):
+    """A member's answer to an event; `waitlisted` while the event is full."""
+
+    __tablename__ = "rsvps"
+    __table_args__ = (UniqueConstraint("event_id", "member_id", name="uq_rsvps_event_member"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    guests: Mapped[int] = mapped_column(Integer, default=0)
+    waitlisted: Mapped[bool] = mapped_column(Boolean, default=False)
+    reminded_24h: Mapped[bool] = mapped_column(Boolean, default=False)
+    reminded_1h: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Follow(Base):
+    """A member follows a city (gazetteer id) or an organisation, to hear of new events."""
+
+    __tablename__ = "follows"
+    __table_args__ = (UniqueConstraint("member_id", "city_id", "organisation_id", name="uq_follows_member_target"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    city_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -192,6 +235,13 @@ class Announcement(Base):
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     send_at: Mapped[datetime | None]
     recurrence: Mapped[str | None] = mapped_column(String(32))
+    photo_file_id: Mapped[str | None] = mapped_column(String(300))
+    link_url: Mapped[str | None] = mapped_column(String(300))
+    link_text: Mapped[str | None] = mapped_column(String(64))
+    # Totals kept when deliveries are erased with their members (/delete).
+    sent_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    blocked_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    failed_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     progress_chat_id: Mapped[int | None] = mapped_column(BigInteger)
     progress_message_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
