@@ -54,7 +54,7 @@ async def serve(settings: Settings, stop: asyncio.Event, *, bot_updates: bool = 
         me = await bot.get_me()
         log.info("running as @%s against %s", me.username, settings.telegram_api_base)
         if worker:
-            set_context(JobContext(settings, app.session_factory, bot))
+            set_context(JobContext(settings, app.session_factory, bot, app.i18n))
             scheduler = create_scheduler(settings.database_url)
             scheduler.start()
             install_standing_jobs(scheduler)
@@ -80,7 +80,10 @@ async def serve(settings: Settings, stop: asyncio.Event, *, bot_updates: bool = 
             await run_polling(bot, app.dispatcher, stop)
     finally:
         if scheduler is not None:
+            from jobs.announcements import stop_all
+
             scheduler.shutdown(wait=False)
+            await stop_all()
             set_context(None)
         await bot.session.close()
         await app.close()

@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     secretariat_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     default_locale: str = "en"
     broadcast_rate: float = Field(default=25.0, gt=0, le=1000)
+    broadcast_paid: bool = False  # allow_paid_broadcast: Telegram Stars buy up to 1000 messages/s
     throttle_rate: float = Field(default=3.0, gt=0, description="updates per second one user may send")
     throttle_burst: int = Field(default=10, ge=1, description="updates one user may send at once")
     log_level: str = "INFO"

@@ -7,6 +7,7 @@ jobs take ids as arguments and find the database (and the bot) here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from aiogram import Bot
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -19,6 +20,7 @@ class JobContext:
     settings: Settings
     session_factory: async_sessionmaker[AsyncSession]
     bot: Bot | None = None
+    i18n: Any = None  # aiogram's I18n, for messages in each member's language
 
 
 _context: JobContext | None = None

@@ -42,3 +42,10 @@ def install_standing_jobs(scheduler: AsyncIOScheduler) -> None:
         id="freshness.ask_representatives",
         replace_existing=True,
     )
+    scheduler.add_job(
+        "jobs.announcements:tick_job",
+        trigger="interval",
+        seconds=5,
+        id="announcements.tick",
+        replace_existing=True,
+    )

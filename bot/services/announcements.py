@@ -1,0 +1,295 @@
+"""Announcements: validate texts, choose the audience, schedule, and report.
+
+Sending is the delivery engine's job (jobs/delivery.py); this module decides *what* goes
+to *whom* and *when*.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import LOCALES
+from bot.geo import distance_km, validate_coordinates
+from bot.sandbox.formatting import EntityParseError, parse_formatted, utf16_len
+from db.models import Announcement, AnnouncementStatus, Delivery, DeliveryStatus, Member
+from db.repositories import Repo
+from db.types import utcnow
+
+TEXT_LIMIT = 4096  # Telegram's limit for a message; a photo caption allows 1024
+CAPTION_LIMIT = 1024
+AUDIENCE_KEYS = ("countries", "cities", "languages", "interests", "origins", "radius")
+_RECURRENCE = re.compile(r"^(daily|weekly:[0-6])@([01]\d|2[0-3]):([0-5]\d)@(.+)$")
+
+
+class AnnouncementError(ValueError):
+    """Why an announcement cannot be scheduled: `code` names the reason, `details` fill the message."""
+
+    def __init__(self, code: str, **details: Any) -> None:
+        super().__init__(code)
+        self.code = code
+        self.details = details
+
+
+# --- texts -------------------------------------------------------------------------------
+
+def check_text(text: str, *, with_photo: bool = False) -> str:
+    """The text as Telegram will see it: valid HTML, within the length limit; else AnnouncementError."""
+    if not text or not text.strip():
+        raise AnnouncementError("empty")
+    try:
+        # The same rules the Bot API applies, so a broadcast never fails for every recipient.
+        plain = parse_formatted(text, "HTML", strict_html=False).plain
+    except EntityParseError as error:
+        raise AnnouncementError("html", reason=str(error)) from None
+    limit = CAPTION_LIMIT if with_photo else TEXT_LIMIT
+    length = utf16_len(plain)
+    if length > limit:
+        raise AnnouncementError("too_long", length=length, limit=limit)
+    if not plain.strip():
+        raise AnnouncementError("empty")
+    return text
+
+
+def text_for(texts: dict[str, str], locale: str | None) -> str:
+    """The member's language, else English, else the first text given."""
+    if locale and texts.get(locale):
+        return texts[locale]
+    if texts.get("en"):
+        return texts["en"]
+    return next(iter(texts.values()))
+
+
+# --- audience ----------------------------------------------------------------------------
+
+def clean_audience(raw: dict[str, Any]) -> dict[str, Any]:
+    """Keep known keys with sane values; an empty dict means everyone."""
+    audience: dict[str, Any] = {}
+    for key in ("countries", "origins"):
+        codes = sorted({str(code).upper() for code in raw.get(key) or [] if re.fullmatch(r"[A-Za-z]{2}", str(code))})
+        if codes:
+            audience[key] = codes
+    cities = sorted({int(city) for city in raw.get("cities") or [] if str(city).isdigit()})
+    if cities:
+        audience["cities"] = cities
+    for key in ("languages", "interests"):
+        values = sorted({str(value).lower() for value in raw.get(key) or [] if re.fullmatch(r"[a-z_]{2,20}", str(value).lower())})
+        if values:
+            audience[key] = values
+    radius = raw.get("radius")
+    if radius:
+        lat, lon = validate_coordinates(float(radius["lat"]), float(radius["lon"]))
+        km = float(radius["km"])
+        if not 0 < km <= 20000:
+            raise AnnouncementError("radius")
+        audience["radius"] = {"lat": lat, "lon": lon, "km": km}
+    return audience
+
+
+def matches(member: Member, audience: dict[str, Any]) -> bool:
+    """Whether a member belongs to the audience: every given criterion must hold (any value within one)."""
+    if "countries" in audience and member.country_code not in audience["countries"]:
+        return False
+    if "cities" in audience and member.city_id not in audience["cities"]:
+        return False
+    if "origins" in audience and member.origin_country not in audience["origins"]:
+        return False
+    if "languages" in audience and not set(member.languages or []) & set(audience["languages"]):
+        return False
+    if "interests" in audience and not set(member.interests or []) & set(audience["interests"]):
+        return False
+    if "radius" in audience:
+        area = audience["radius"]
+        if member.latitude is None or member.longitude is None:
+            return False
+        if distance_km(area["lat"], area["lon"], member.latitude, member.longitude) > area["km"]:
+            return False
+    return True
+
+
+async def audience_members(session: AsyncSession, audience: dict[str, Any]) -> list[Member]:
+    """Registered, reachable members who want announcements and match the audience."""
+    query = select(Member).where(
+        Member.registered_at.is_not(None), Member.is_active.is_(True), Member.notify_announcements.is_(True)
+    )
+    # The cheap column filters run in the database; list and distance filters in Python.
+    if "countries" in audience:
+        query = query.where(Member.country_code.in_(audience["countries"]))
+    if "cities" in audience:
+        query = query.where(Member.city_id.in_(audience["cities"]))
+    if "origins" in audience:
+        query = query.where(Member.origin_country.in_(audience["origins"]))
+    members = (await session.scalars(query.order_by(Member.id))).all()
+    return [member for member in members if matches(member, audience)]
+
+
+async def audience_size(session: AsyncSession, audience: dict[str, Any]) -> int:
+    """How many members an audience reaches now."""
+    return len(await audience_members(session, audience))
+
+
+# --- quiet hours -------------------------------------------------------------------------
+
+def quiet_until(member: Member, now: datetime) -> datetime | None:
+    """When the member's quiet hours end, if `now` falls inside them (in their time zone)."""
+    if not member.quiet_start or not member.quiet_end:
+        return None
+    zone = ZoneInfo(member.timezone or "UTC")
+    local = now.astimezone(zone)
+    start, end, clock = time.fromisoformat(member.quiet_start), time.fromisoformat(member.quiet_end), local.time()
+    if start == end:
+        return None
+    if start < end:  # within one day, e.g. 13:00–15:00
+        inside, wake_day = start <= clock < end, local.date()
+    else:  # across midnight, e.g. 22:00–08:00
+        inside = clock >= start or clock < end
+        wake_day = local.date() + timedelta(days=1) if clock >= start else local.date()
+    if not inside:
+        return None
+    return datetime.combine(wake_day, end, tzinfo=zone).astimezone(now.tzinfo)
+
+
+# --- scheduling --------------------------------------------------------------------------
+
+def parse_recurrence(value: str) -> tuple[str, int | None, time, str]:
+    """'daily@09:00@Europe/Berlin' or 'weekly:0@09:00@Asia/Almaty' (0 = Monday) → parts."""
+    match = _RECURRENCE.match(value)
+    if not match:
+        raise AnnouncementError("recurrence")
+    kind, hour, minute, zone = match.groups()
+    ZoneInfo(zone)  # raises for an unknown zone
+    weekday = int(kind.split(":")[1]) if kind.startswith("weekly") else None
+    return ("weekly" if weekday is not None else "daily"), weekday, time(int(hour), int(minute)), zone
+
+
+def next_occurrence(recurrence: str, after: datetime) -> datetime:
+    """The first time the recurrence fires strictly after `after`, in UTC."""
+    _kind, weekday, at, zone_name = parse_recurrence(recurrence)
+    zone = ZoneInfo(zone_name)
+    local = after.astimezone(zone)
+    for days in range(0, 8):
+        day = local.date() + timedelta(days=days)
+        if weekday is not None and day.weekday() != weekday:
+            continue
+        candidate = datetime.combine(day, at, tzinfo=zone)
+        if candidate > local:
+            return candidate.astimezone(after.tzinfo)
+    raise AssertionError("a week always holds the next occurrence")
+
+
+@dataclass
+class Draft:
+    """What the secretariat composed: texts per locale, audience, when, options."""
+
+    texts: dict[str, str]
+    audience: dict[str, Any]
+    send_at: datetime | None = None  # None: now
+    recurrence: str | None = None
+    urgent: bool = False
+    photo_file_id: str | None = None
+    link_url: str | None = None
+    link_text: str | None = None
+
+
+async def schedule(session: AsyncSession, draft: Draft, created_by: int | None, *, now: datetime | None = None,
+                   progress: tuple[int, int] | None = None) -> Announcement:
+    """Validate and store an announcement for the engine; refuses bad HTML, long text, past times, empty audiences."""
+    now = now or utcnow()
+    texts = {locale: text for locale, text in draft.texts.items() if locale in LOCALES and text and text.strip()}
+    if not texts:
+        raise AnnouncementError("empty")
+    for text in texts.values():
+        check_text(text, with_photo=draft.photo_file_id is not None)
+    audience = clean_audience(draft.audience)
+    size = await audience_size(session, audience)
+    if size == 0:
+        raise AnnouncementError("empty_audience")
+    send_at = draft.send_at
+    if draft.recurrence:
+        send_at = next_occurrence(draft.recurrence, now)
+    elif send_at is not None and send_at < now - timedelta(minutes=1):
+        raise AnnouncementError("past")
+    if draft.link_url and not re.match(r"^https?://[^\s<>\"]+\.[^\s<>\"]+$", draft.link_url):
+        raise AnnouncementError("link")
+    announcement = Announcement(
+        created_by=created_by,
+        texts=texts,
+        audience=audience,
+        status=AnnouncementStatus.SCHEDULED.value,
+        urgent=draft.urgent,
+        send_at=send_at or now,
+        recurrence=draft.recurrence,
+        photo_file_id=draft.photo_file_id,
+        link_url=draft.link_url,
+        link_text=(draft.link_text or "")[:64] or None,
+        progress_chat_id=progress[0] if progress else None,
+        progress_message_id=progress[1] if progress else None,
+    )
+    session.add(announcement)
+    await session.flush()
+    await Repo(session).audit.record("announcement.scheduled", actor_id=created_by, announcement_id=announcement.id,
+                                     audience=audience, recurrence=draft.recurrence)
+    return announcement
+
+
+async def cancel(session: AsyncSession, announcement: Announcement, actor_id: int | None) -> bool:
+    """Cancel a scheduled or recurring announcement (and its unsent deliveries)."""
+    if announcement.status not in (AnnouncementStatus.SCHEDULED.value, AnnouncementStatus.SENDING.value):
+        return False
+    announcement.status = AnnouncementStatus.CANCELLED.value
+    pending = await session.scalars(
+        select(Delivery).where(Delivery.announcement_id == announcement.id, Delivery.status == DeliveryStatus.PENDING.value)
+    )
+    for delivery in pending:
+        await session.delete(delivery)
+    await Repo(session).audit.record("announcement.cancelled", actor_id=actor_id, announcement_id=announcement.id)
+    return True
+
+
+@dataclass
+class Counts:
+    total: int
+    sent: int
+    blocked: int
+    failed: int
+    pending: int
+    deferred: int
+
+
+async def counts(session: AsyncSession, announcement: Announcement, now: datetime | None = None) -> Counts:
+    """Delivery figures of one announcement (totals survive members erasing themselves)."""
+    now = now or utcnow()
+    rows = dict(
+        (await session.execute(
+            select(Delivery.status, func.count()).where(Delivery.announcement_id == announcement.id).group_by(Delivery.status)
+        )).all()
+    )
+    deferred = await session.scalar(
+        select(func.count()).select_from(Delivery).where(
+            Delivery.announcement_id == announcement.id, Delivery.status == DeliveryStatus.PENDING.value, Delivery.not_before > now
+        )
+    ) or 0
+    sent = max(announcement.sent_count, rows.get(DeliveryStatus.SENT.value, 0))
+    blocked = max(announcement.blocked_count, rows.get(DeliveryStatus.BLOCKED.value, 0))
+    failed = max(announcement.failed_count, rows.get(DeliveryStatus.FAILED.value, 0))
+    pending = rows.get(DeliveryStatus.PENDING.value, 0)
+    return Counts(sent + blocked + failed + pending, sent, blocked, failed, pending, deferred)
+
+
+async def list_for_secretariat(session: AsyncSession, *, limit: int = 10) -> tuple[list[Announcement], list[Announcement]]:
+    """Pending and recurring announcements, and the latest finished ones."""
+    upcoming = (await session.scalars(
+        select(Announcement).where(Announcement.status.in_([AnnouncementStatus.SCHEDULED.value, AnnouncementStatus.SENDING.value]))
+        .order_by(Announcement.send_at).limit(limit)
+    )).all()
+    past = (await session.scalars(
+        select(Announcement).where(Announcement.status.in_([AnnouncementStatus.DONE.value, AnnouncementStatus.CANCELLED.value]))
+        .order_by(Announcement.id.desc()).limit(limit)
+    )).all()
+    return list(upcoming), list(past)

@@ -1,0 +1,195 @@
+"""The delivery engine against the sandbox: languages, failures, quiet hours, crash and resume, schedules."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.app import create_bot
+from bot.i18n import create_i18n
+from bot.sandbox.client import SandboxUser
+from bot.services.announcements import AnnouncementError, Draft, audience_size, schedule
+from db.models import Announcement, Delivery, Member
+from db.types import utcnow
+from jobs.announcements import tick
+from jobs.context import JobContext
+from jobs.delivery import window_for
+from tests.conftest import ROOT
+
+I18N = create_i18n()
+
+
+async def add_members(session, client, count: int, *, start: int = 10_000, **fields) -> list[Member]:  # type: ignore[no-untyped-def]
+    """Registered members, each with a sandbox chat."""
+    members = []
+    for index in range(count):
+        values = {"locale": "en", "country_code": "DE", "city_id": 2950159, "registered_at": utcnow(),
+                  "quiet_start": None, "quiet_end": None, "timezone": "Europe/Berlin", **fields}
+        quiet = {key: values.pop(key) for key in ("quiet_start", "quiet_end")}
+        member = Member(telegram_id=start + index, display_name=f"M{index}", **values)
+        session.add(member)
+        await session.flush()
+        for key, value in quiet.items():  # None means "no quiet hours"; an INSERT would take the default
+            setattr(member, key, value)
+        members.append(member)
+        await client.register(SandboxUser(start + index, f"M{index}", language_code=values["locale"]))
+    await session.commit()
+    return members
+
+
+@pytest.fixture
+async def context(bot_settings, session_factory):  # type: ignore[no-untyped-def]
+    settings = bot_settings.model_copy(update={"broadcast_rate": 200.0})
+    bot = create_bot(settings)
+    yield JobContext(settings, session_factory, bot, I18N)
+    await bot.session.close()
+
+
+async def run_due(context, now=None) -> None:  # type: ignore[no-untyped-def]
+    for task in await tick(context, now):
+        await asyncio.wait_for(task, timeout=60)
+
+
+def texts_of(entries: list[dict]) -> list[str]:  # type: ignore[type-arg]
+    return [entry["plain"] for entry in entries if entry["type"] == "message"]
+
+
+async def test_each_member_gets_their_language_else_english_else_the_first(context, client, session) -> None:  # type: ignore[no-untyped-def]
+    kazakh = (await add_members(session, client, 1, start=10_001, locale="kk"))[0]
+    turkish = (await add_members(session, client, 1, start=10_002, locale="tr"))[0]
+    await schedule(session, Draft(texts={"kk": "Сәлем, <b>достар</b>!", "en": "Hello, <b>friends</b>!"}, audience={}), None)
+    await session.commit()
+    await run_due(context)
+    assert texts_of(await client.transcript(kazakh.telegram_id)) == ["Сәлем, достар!"]
+    assert texts_of(await client.transcript(turkish.telegram_id)) == ["Hello, friends!"]
+    await schedule(session, Draft(texts={"ru": "Привет"}, audience={}), None)
+    await session.commit()
+    await run_due(context)
+    assert texts_of(await client.transcript(turkish.telegram_id))[-1] == "Привет"
+
+
+async def test_blocked_rate_limited_failing_and_missing_chats(context, client, session) -> None:  # type: ignore[no-untyped-def]
+    members = await add_members(session, client, 6)
+    blocked, limited, flaky, gone, dead, fine = (m.telegram_id for m in members)
+    first_id = members[0].id
+    await client.set_failure(blocked, "blocked")
+    await client.set_failure(limited, "retry_after", count=1, retry_after=1)
+    await client.set_failure(flaky, "server_error", count=1)
+    await client.set_failure(gone, "chat_not_found")
+    await client.set_failure(dead, "server_error")  # never recovers
+    announcement_id = (await schedule(session, Draft(texts={"en": "News"}, audience={}), None)).id
+    await session.commit()
+    started = utcnow()
+    await run_due(context)  # the first pass, and the short retries it waits for
+    later = started
+    for _ in range(6):  # the dead chat's retries back off 2, 4, 8, 16 s: move the clock instead of waiting
+        later += timedelta(seconds=20)
+        await run_due(context, later)
+    session.expire_all()
+    statuses = dict((await session.execute(select(Member.telegram_id, Delivery.status).join(Delivery))).all())
+    assert statuses == {blocked: "blocked", limited: "sent", flaky: "sent", gone: "failed", dead: "failed",
+                        fine: "sent"}
+    assert (await session.get(Member, first_id)).is_active is False
+    assert texts_of(await client.transcript(limited)) == ["News"]
+    assert texts_of(await client.transcript(flaky)) == ["News"]
+    assert (await session.get(Announcement, announcement_id)).status == "done"
+    stats = await client.stats()
+    assert stats["per_chat_violations"] == 0
+
+
+async def test_quiet_hours_defer_until_they_end_unless_urgent(context, client, session) -> None:  # type: ignore[no-untyped-def]
+    now = utcnow().replace(second=0, microsecond=0)
+    quiet = {"quiet_start": (now - timedelta(hours=1)).strftime("%H:%M"), "quiet_end": (now + timedelta(hours=1)).strftime("%H:%M"),
+             "timezone": "UTC"}
+    sleeper = (await add_members(session, client, 1, start=10_100, **quiet))[0]
+    awake = (await add_members(session, client, 1, start=10_101))[0]
+    await schedule(session, Draft(texts={"en": "Good morning"}, audience={}), None, now=now)
+    await session.commit()
+    await run_due(context, now)
+    assert texts_of(await client.transcript(awake.telegram_id)) == ["Good morning"]
+    assert texts_of(await client.transcript(sleeper.telegram_id)) == []
+    await run_due(context, now + timedelta(minutes=59))
+    assert texts_of(await client.transcript(sleeper.telegram_id)) == []
+    await run_due(context, now + timedelta(hours=1, minutes=1))
+    assert texts_of(await client.transcript(sleeper.telegram_id)) == ["Good morning"]
+    await schedule(session, Draft(texts={"en": "Storm warning"}, audience={}, urgent=True), None, now=now)
+    await session.commit()
+    await run_due(context, now)
+    assert texts_of(await client.transcript(sleeper.telegram_id))[-1] == "Storm warning"
+
+
+async def test_a_scheduled_announcement_waits_for_its_time_and_survives_a_restart(context, bot_settings, client, session, session_factory) -> None:  # type: ignore[no-untyped-def]
+    chat = (await add_members(session, client, 1, start=10_200))[0].telegram_id
+    now = utcnow()
+    await schedule(session, Draft(texts={"en": "Tomorrow"}, audience={}, send_at=now + timedelta(hours=2)), None, now=now)
+    await schedule(session, Draft(texts={"en": "Daily digest"}, audience={}, recurrence="daily@09:00@Asia/Almaty"), None, now=now)
+    await session.commit()
+    await run_due(context, now)
+    assert texts_of(await client.transcript(chat)) == []
+    # A new process (new bot, new context) after the time passed while nothing ran.
+    bot = create_bot(bot_settings)
+    try:
+        restarted = JobContext(bot_settings, session_factory, bot, I18N)
+        await run_due(restarted, now + timedelta(days=1, hours=1))
+    finally:
+        await bot.session.close()
+    said = texts_of(await client.transcript(chat))
+    assert sorted(said) == ["Daily digest", "Tomorrow"]
+    session.expire_all()
+    parent = await session.scalar(select(Announcement).where(Announcement.recurrence.is_not(None)))
+    assert parent.status == "scheduled" and parent.send_at > now + timedelta(days=1, hours=1)
+
+
+async def test_crash_half_way_then_resume_loses_nothing(bot_settings, context, client, session, database_url, sandbox) -> None:  # type: ignore[no-untyped-def]
+    members = await add_members(session, client, 120, start=11_000)
+    chats = [member.telegram_id for member in members]
+    announcement_id = (await schedule(session, Draft(texts={"en": "Once"}, audience={}), None)).id
+    await session.commit()
+    rate = 40.0
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "engine_process.py"), database_url, sandbox.base_url, sandbox.token, str(announcement_id), str(rate)],
+        env=env, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        await asyncio.sleep(4.0)  # started, and part of the way through
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait(timeout=30)
+    received_before = Counter()
+    for chat in chats:
+        received_before[chat] = len(texts_of(await client.transcript(chat)))
+    assert 0 < sum(received_before.values()) < len(chats), "killed half-way"
+    await run_due(context)
+    duplicates = 0
+    for chat in chats:
+        got = len(texts_of(await client.transcript(chat)))
+        assert got >= 1, "nobody is lost"
+        duplicates += got - 1
+    assert duplicates <= window_for(rate)
+    session.expire_all()
+    assert (await session.get(Announcement, announcement_id)).status == "done"
+
+
+async def test_bad_announcements_are_refused_before_scheduling(session, client) -> None:  # type: ignore[no-untyped-def]
+    await add_members(session, client, 1, start=10_300)
+    cases = [
+        (Draft(texts={"en": "<b>unclosed"}, audience={}), "html"),
+        (Draft(texts={"en": "x" * 4097}, audience={}), "too_long"),
+        (Draft(texts={"en": "Hello"}, audience={}, send_at=utcnow() - timedelta(hours=1)), "past"),
+        (Draft(texts={"en": "Hello"}, audience={"countries": ["JP"]}), "empty_audience"),
+        (Draft(texts={"en": "  "}, audience={}), "empty"),
+    ]
+    for draft, code in cases:
+        with pytest.raises(AnnouncementError) as error:
+            await schedule(session, draft, None)
+        assert error.value.code == code
+    assert await audience_size(session, {"countries": ["DE"], "languages": ["kk"]}) == 0
