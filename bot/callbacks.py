@@ -71,3 +71,15 @@ class MapCB(CallbackData, prefix="map"):
 
 class SearchCB(CallbackData, prefix="srch"):
     o: int
+
+
+class AnnounceCB(CallbackData, prefix="ann"):
+    """A step of the /announce composer."""
+
+    action: str  # lang, audience, aud, when, preview, confirm, cancel, photo, link, back, weekday, clear
+    value: str = ""
+
+
+class ScheduledCB(CallbackData, prefix="sched"):
+    action: str  # cancel, edit
+    id: int

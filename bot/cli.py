@@ -9,7 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import LOCALES, ConfigError, Settings, load_settings
 from db.migrate import DatabaseNotReady
 
 log = logging.getLogger("kardes")
@@ -183,6 +183,78 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audience_from_args(pairs: list[str]) -> dict[str, object]:
+    """countries=DE,FR cities=Berlin,Köln languages=kk origins=KZ interests=culture radius=52.52,13.40,50"""
+    from bot.services.registration import find_cities
+
+    audience: dict[str, object] = {}
+    for pair in pairs:
+        key, _sep, value = pair.partition("=")
+        values = [part.strip() for part in value.split(",") if part.strip()]
+        if key in ("countries", "origins", "languages", "interests"):
+            audience[key] = values
+        elif key == "cities":
+            ids = []
+            for name in values:
+                found = [int(name)] if name.isdigit() else [city.geoname_id for city in find_cities(name, limit=1)]
+                if not found:
+                    raise ConfigError(f"unknown city {name!r} in --audience")
+                ids.extend(found)
+            audience["cities"] = ids
+        elif key == "radius" and len(values) == 3:
+            audience["radius"] = {"lat": values[0], "lon": values[1], "km": values[2]}
+        else:
+            raise ConfigError(f"--audience {pair!r}: use countries=, cities=, languages=, interests=, origins= or radius=LAT,LON,KM")
+    return audience
+
+
+def cmd_announce(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from bot.services import announcements as ann
+    from db.models import Announcement
+
+    settings = load_settings()
+    if args.action == "status":
+        async def status(session):  # type: ignore[no-untyped-def]
+            announcement = await session.get(Announcement, args.id)
+            if announcement is None:
+                return None
+            return announcement, await ann.counts(session, announcement)
+
+        found = asyncio.run(_with_session(settings, status))
+        if found is None:
+            print(f"kardes: no announcement {args.id}", file=sys.stderr)
+            return 1
+        announcement, figures = found
+        print(f"id {announcement.id} status {announcement.status} total {figures.total} sent {figures.sent} "
+              f"blocked {figures.blocked} failed {figures.failed} pending {figures.pending} deferred {figures.deferred}")
+        return 0
+    texts = {**({"en": args.text} if args.text else {}), **args.texts}
+    unknown = sorted(set(texts) - set(LOCALES))
+    if unknown:
+        raise ConfigError(f"--text-{unknown[0]}: the languages are {', '.join(LOCALES)}")
+    send_at = datetime.fromisoformat(args.at) if args.at else None
+    if send_at is not None and send_at.tzinfo is None:
+        raise ConfigError("--at needs a time zone offset, e.g. 2026-12-25T18:30+01:00")
+    draft = ann.Draft(texts=texts, audience=_audience_from_args(args.audience or []), send_at=send_at, urgent=args.urgent)
+
+    async def create(session):  # type: ignore[no-untyped-def]
+        announcement = await ann.schedule(session, draft, None)
+        size = await ann.audience_size(session, announcement.audience)
+        if args.dry_run:
+            await session.rollback()
+        return announcement.id, size
+
+    try:
+        announcement_id, size = asyncio.run(_with_session(settings, create))
+    except ann.AnnouncementError as error:
+        print(f"kardes: announcement refused: {error.code} {error.details or ''}".rstrip(), file=sys.stderr)
+        return 1
+    print(f"{'dry run: ' if args.dry_run else ''}announcement {announcement_id if not args.dry_run else '-'} audience {size}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kardes", description="Kardeş, a bot for the Turkic-speaking diaspora.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -205,6 +277,15 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("what", choices=["orgs", "events"])
     exp.add_argument("file")
     exp.set_defaults(func=cmd_export)
+    announce = sub.add_parser("announce", help="schedule an announcement, or `announce status ID`")
+    announce.add_argument("action", nargs="?", choices=["status"], help="status: print an announcement's counts")
+    announce.add_argument("id", nargs="?", type=int)
+    announce.add_argument("--text", help="the English text (HTML); add --text-kk TEXT etc. for other languages")
+    announce.add_argument("--audience", action="append", metavar="KEY=VALUE")
+    announce.add_argument("--at", help="ISO 8601 time with offset; default: now")
+    announce.add_argument("--urgent", action="store_true", help="ignore members' quiet hours")
+    announce.add_argument("--dry-run", action="store_true", help="validate and count the audience, store nothing")
+    announce.set_defaults(func=cmd_announce)
     demo = sub.add_parser("demo", help="bot + local sandbox + sample data + terminal chat")
     demo.add_argument("--script", help="run chat lines from this file and print the transcript")
     demo.set_defaults(func=cmd_demo)
@@ -213,7 +294,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `kardes` and `python -m bot`."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    texts: dict[str, str] = {}
+    for index in range(len(argv) - 2, -1, -1):  # --text-kk "…": one option per locale, not known in advance
+        if argv[index].startswith("--text-"):
+            texts[argv[index].removeprefix("--text-")] = argv[index + 1]
+            del argv[index : index + 2]
     args = build_parser().parse_args(argv)
+    args.texts = texts
     try:
         return args.func(args)
     except (ConfigError, DatabaseNotReady) as error:

@@ -17,3 +17,12 @@ class Registration(StatesGroup):
 
 class Erasure(StatesGroup):
     confirm = State()
+
+
+class Announce(StatesGroup):
+    menu = State()
+    text = State()
+    audience_input = State()
+    when_input = State()
+    photo = State()
+    link = State()

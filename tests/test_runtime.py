@@ -118,3 +118,24 @@ async def test_import_command_reports_bad_rows_and_imports_nothing_then_round_tr
     again = await asyncio.to_thread(_kardes, ["import", "orgs", str(exported)], database_url, tmp_path)
     assert again.returncode == 0, again.stdout + again.stderr
     assert await session.scalar(select(func.count()).select_from(Organisation)) == 1
+
+
+async def test_announce_command_schedules_counts_and_refuses(database_url, session, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from db.models import Announcement, Member
+
+    session.add_all([Member(telegram_id=7001, registered_at=utcnow(), country_code="KZ", locale="kk"),
+                     Member(telegram_id=7002, registered_at=utcnow(), country_code="DE", locale="tr")])
+    await session.commit()
+    dry = await asyncio.to_thread(_kardes, ["announce", "--text", "Hello", "--text-kk", "Сәлем", "--audience", "countries=KZ", "--dry-run"], database_url, tmp_path)
+    assert dry.returncode == 0 and dry.stdout.strip() == "dry run: announcement - audience 1"
+    assert await session.scalar(select(func.count()).select_from(Announcement)) == 0
+    made = await asyncio.to_thread(_kardes, ["announce", "--text", "Hello", "--at", "2099-01-01T10:00+05:00"], database_url, tmp_path)
+    assert made.returncode == 0, made.stderr
+    announcement_id = int(made.stdout.split()[1])
+    assert made.stdout.strip().endswith("audience 2")
+    status = await asyncio.to_thread(_kardes, ["announce", "status", str(announcement_id)], database_url, tmp_path)
+    assert status.stdout.startswith(f"id {announcement_id} status scheduled total 0 sent 0")
+    too_long = await asyncio.to_thread(_kardes, ["announce", "--text", "x" * 5000], database_url, tmp_path)
+    assert too_long.returncode == 1 and "too_long" in too_long.stderr and "5000" in too_long.stderr
+    past = await asyncio.to_thread(_kardes, ["announce", "--text", "Hi", "--at", "2020-01-01T10:00+00:00"], database_url, tmp_path)
+    assert past.returncode == 1 and "past" in past.stderr

@@ -39,13 +39,17 @@ class AnnouncementError(ValueError):
 
 # --- texts -------------------------------------------------------------------------------
 
+_BARE_AMPERSAND = re.compile(r"&(?!(?:[a-zA-Z]+|#\d+|#x[0-9a-fA-F]+);)")
+
+
 def check_text(text: str, *, with_photo: bool = False) -> str:
-    """The text as Telegram will see it: valid HTML, within the length limit; else AnnouncementError."""
+    """The text ready to send: a bare & escaped, valid HTML, within the length limit; else AnnouncementError."""
     if not text or not text.strip():
         raise AnnouncementError("empty")
+    text = _BARE_AMPERSAND.sub("&amp;", text)  # "Q&A" as typed means a literal ampersand
     try:
         # The same rules the Bot API applies, so a broadcast never fails for every recipient.
-        plain = parse_formatted(text, "HTML", strict_html=False).plain
+        plain = parse_formatted(text, "HTML").plain
     except EntityParseError as error:
         raise AnnouncementError("html", reason=str(error)) from None
     limit = CAPTION_LIMIT if with_photo else TEXT_LIMIT
@@ -204,8 +208,7 @@ async def schedule(session: AsyncSession, draft: Draft, created_by: int | None, 
     texts = {locale: text for locale, text in draft.texts.items() if locale in LOCALES and text and text.strip()}
     if not texts:
         raise AnnouncementError("empty")
-    for text in texts.values():
-        check_text(text, with_photo=draft.photo_file_id is not None)
+    texts = {locale: check_text(text, with_photo=draft.photo_file_id is not None) for locale, text in texts.items()}
     audience = clean_audience(draft.audience)
     size = await audience_size(session, audience)
     if size == 0:
