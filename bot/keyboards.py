@@ -107,6 +107,8 @@ def notifications_keyboard(draft: dict) -> InlineKeyboardMarkup:  # type: ignore
                    callback_data=NotifyCB(action="ann"))
     builder.button(text=_("New events near me: {state}").format(state=_on_off(draft["notify_events"])),
                    callback_data=NotifyCB(action="events"))
+    builder.button(text=_("Weekly digest: {state}").format(state=_on_off(draft.get("digest_weekly", False))),
+                   callback_data=NotifyCB(action="digest"))
     for radius in RADII_KM:
         mark = TICK if draft["radius_km"] == radius else ""
         builder.button(text=_("{mark}{km} km").format(mark=mark, km=radius), callback_data=NotifyCB(action="radius", value=radius))
@@ -115,7 +117,7 @@ def notifications_keyboard(draft: dict) -> InlineKeyboardMarkup:  # type: ignore
         mark = TICK if preset == current else ""
         builder.button(text=f"{mark}{quiet_label(preset)}", callback_data=NotifyCB(action="quiet", value=index))
     builder.button(text=_("Done ▶"), callback_data=NotifyCB(action="done"))
-    builder.adjust(1, 1, len(RADII_KM), 2, 2, 1)
+    builder.adjust(1, 1, 1, len(RADII_KM), 2, 2, 1)
     return builder.as_markup()
 
 

@@ -35,6 +35,7 @@ def profile_text(member: Member) -> str:
         _("Interests: {value}").format(value=escape(", ".join(interest_label(c) for c in member.interests or []) or "—")),
         _("Announcements: {state}").format(state=on if member.notify_announcements else off),
         _("New events near me: {state}, within {km} km").format(state=on if member.notify_events else off, km=member.radius_km),
+        _("Weekly digest: {state}").format(state=on if member.digest_weekly else off),
         _("Quiet hours: {value}").format(value=quiet_label(quiet)),
         _("Bot language: {value}").format(value=LANGUAGE_NAMES.get(locale, locale)),
     ]

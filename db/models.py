@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     Float,
     ForeignKey,
     Index,
@@ -95,6 +96,7 @@ class Member(Base):
     quiet_end: Mapped[str | None] = mapped_column(String(5), default="08:00")
     notify_reminders: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     digest_weekly: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    last_digest_on: Mapped[date | None] = mapped_column(Date)  # member-local Monday of the last digest
     # Secret of the member's personal calendar feed (/ical/<token>.ics); None when revoked.
     ical_token: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

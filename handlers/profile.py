@@ -54,6 +54,7 @@ async def start_editing(message: Message, state: FSMContext, member: Member, fie
         "interests": list(member.interests or []),
         "notify_announcements": member.notify_announcements,
         "notify_events": member.notify_events,
+        "digest_weekly": member.digest_weekly,
         "radius_km": member.radius_km,
         "quiet": [member.quiet_start, member.quiet_end] if member.quiet_start and member.quiet_end else None,
     }

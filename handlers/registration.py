@@ -341,6 +341,8 @@ async def notifications_changed(
         draft["notify_announcements"] = not draft["notify_announcements"]
     elif action == "events":
         draft["notify_events"] = not draft["notify_events"]
+    elif action == "digest":
+        draft["digest_weekly"] = not draft.get("digest_weekly", False)
     elif action == "radius" and value in reg.RADII_KM:
         draft["radius_km"] = value
     elif action == "quiet" and 0 <= value < len(reg.QUIET_PRESETS):

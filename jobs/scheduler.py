@@ -49,3 +49,10 @@ def install_standing_jobs(scheduler: AsyncIOScheduler) -> None:
         id="announcements.tick",
         replace_existing=True,
     )
+    scheduler.add_job(
+        "jobs.digest:digest_job",
+        trigger="cron",
+        minute="*/15",
+        id="digest.weekly",
+        replace_existing=True,
+    )

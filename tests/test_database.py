@@ -67,3 +67,17 @@ async def test_fsm_state_survives_a_new_storage(session_factory) -> None:  # typ
     assert await second.get_data(key) == {"locale": "kk"}
     await second.forget_user(1001)
     assert await second.get_state(key) is None
+
+
+async def test_the_migrations_build_exactly_the_models(engine) -> None:  # type: ignore[no-untyped-def]
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from db.models import Base
+
+    def differences(connection):  # type: ignore[no-untyped-def]
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        return [d for d in diff if not (isinstance(d, tuple) and "apscheduler" in str(d))]
+
+    async with engine.connect() as connection:
+        assert await connection.run_sync(differences) == []

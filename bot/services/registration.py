@@ -89,6 +89,7 @@ def default_draft() -> dict[str, Any]:
         "interests": [],
         "notify_announcements": True,
         "notify_events": True,
+        "digest_weekly": False,
         "radius_km": 25,
         "quiet": list(DEFAULT_QUIET),
     }
@@ -109,7 +110,7 @@ def _fields(draft: dict[str, Any]) -> dict[str, Any]:
     for key in ("languages", "interests"):
         if key in draft:
             fields[key] = [value for value in draft[key] if value in (SPOKEN_LANGUAGES if key == "languages" else INTERESTS)]
-    for key in ("notify_announcements", "notify_events"):
+    for key in ("notify_announcements", "notify_events", "digest_weekly"):
         if key in draft:
             fields[key] = bool(draft[key])
     if draft.get("radius_km") in RADII_KM:
@@ -166,6 +167,7 @@ def profile_snapshot(member: Member) -> dict[str, Any]:
         "interests": list(member.interests or []),
         "notifications": {
             "announcements": member.notify_announcements, "events_near_me": member.notify_events,
+            "weekly_digest": member.digest_weekly,
             "radius_km": member.radius_km, "quiet_hours": [member.quiet_start, member.quiet_end] if member.quiet_start else None,
         },
         "active": member.is_active,
