@@ -42,6 +42,7 @@ async def serve(settings: Settings, stop: asyncio.Event, *, bot_updates: bool = 
     from bot.app import create_app, create_bot
     from bot.commands import register_commands
     from bot.runtime import create_webhook_app, run_polling, webhook_path
+    from bot.web import public_routes, start_http
     from db.migrate import ensure_up_to_date
     from jobs.context import JobContext, set_context
     from jobs.scheduler import create_scheduler, install_standing_jobs
@@ -69,7 +70,8 @@ async def serve(settings: Settings, stop: asyncio.Event, *, bot_updates: bool = 
                 settings.webhook_url, secret_token=secret,
                 allowed_updates=app.dispatcher.resolve_used_update_types(),
             )
-            web_app = create_webhook_app(bot, app.dispatcher, secret, webhook_path(settings.webhook_url))
+            routes = public_routes(app.session_factory, settings)
+            web_app = create_webhook_app(bot, app.dispatcher, secret, webhook_path(settings.webhook_url), routes)
             runner = web.AppRunner(web_app)
             await runner.setup()
             await web.TCPSite(runner, settings.webhook_host, settings.webhook_port).start()
@@ -77,7 +79,15 @@ async def serve(settings: Settings, stop: asyncio.Event, *, bot_updates: bool = 
             await stop.wait()
             await runner.cleanup()
         else:
-            await run_polling(bot, app.dispatcher, stop)
+            http = None
+            if settings.http_port:
+                http = await start_http(public_routes(app.session_factory, settings), settings.webhook_host, settings.http_port)
+                log.info("public HTTP routes on port %s", settings.http_port)
+            try:
+                await run_polling(bot, app.dispatcher, stop)
+            finally:
+                if http is not None:
+                    await http.cleanup()
     finally:
         if scheduler is not None:
             from jobs.announcements import stop_all
@@ -255,6 +265,38 @@ def cmd_announce(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_atlas(args: argparse.Namespace) -> int:
+    from bot.services.atlas import export_atlas
+
+    settings = load_settings()
+    asyncio.run(_with_session(settings, lambda session: export_atlas(session, args.format, args.out, settings.atlas_min_cell)))
+    print(f"atlas written to {args.out}")
+    return 0
+
+
+def cmd_role(args: argparse.Namespace) -> int:
+    from bot.services import events
+
+    settings = load_settings()
+    change = events.grant_role if args.command == "grant" else events.revoke_role
+
+    async def work(session):  # type: ignore[no-untyped-def]
+        return await change(session, args.telegram_id, args.organisation_id)
+
+    try:
+        changed = asyncio.run(_with_session(settings, work))
+    except LookupError as error:
+        missing = f"registered member with Telegram id {args.telegram_id}" if error.args == ("member",) else f"organisation {args.organisation_id}"
+        print(f"kardes: there is no {missing}", file=sys.stderr)
+        return 1
+    if changed is False:
+        print(f"kardes: Telegram user {args.telegram_id} does not represent organisation {args.organisation_id}", file=sys.stderr)
+        return 1
+    verb = "granted" if args.command == "grant" else "revoked"
+    print(f"{verb}: org_rep of organisation {args.organisation_id} for Telegram user {args.telegram_id}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kardes", description="Kardeş, a bot for the Turkic-speaking diaspora.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -286,6 +328,17 @@ def build_parser() -> argparse.ArgumentParser:
     announce.add_argument("--urgent", action="store_true", help="ignore members' quiet hours")
     announce.add_argument("--dry-run", action="store_true", help="validate and count the audience, store nothing")
     announce.set_defaults(func=cmd_announce)
+    atlas = sub.add_parser("atlas", help="the Diaspora Atlas as open data")
+    atlas.add_argument("action", choices=["export"])
+    atlas.add_argument("--format", choices=["json", "csv"], default="json")
+    atlas.add_argument("out")
+    atlas.set_defaults(func=cmd_atlas)
+    for name, text in (("grant", "make a member a representative of an organisation"),
+                       ("revoke", "stop a member representing an organisation")):
+        role = sub.add_parser(name, help=text)
+        role.add_argument("telegram_id", type=int)
+        role.add_argument("organisation_id", type=int)
+        role.set_defaults(func=cmd_role)
     demo = sub.add_parser("demo", help="bot + local sandbox + sample data + terminal chat")
     demo.add_argument("--script", help="run chat lines from this file and print the transcript")
     demo.set_defaults(func=cmd_demo)

@@ -17,6 +17,10 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("start", "Start or show the main menu"),
     ("nearby", "Organisations and events near you"),
     ("search", "Search organisations by name or city"),
+    ("atlas", "Diaspora Atlas: where our communities live"),
+    ("calendar", "Your calendar feed of events"),
+    ("submit_event", "Organisations: submit an event"),
+    ("my_events", "Organisations: your events"),
     ("profile", "Your profile"),
     ("settings", "Notification settings"),
     ("language", "Change the language"),
@@ -35,6 +39,10 @@ _("Start or show the main menu")
 _("What this bot can do")
 _("Change the language")
 _("Your profile")
+_("Diaspora Atlas: where our communities live")
+_("Your calendar feed of events")
+_("Organisations: submit an event")
+_("Organisations: your events")
 _("Organisations and events near you")
 _("Search organisations by name or city")
 _("Notification settings")

@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     webhook_host: str = "0.0.0.0"
     webhook_port: int = Field(default=8080, ge=1, le=65535)
+    # Polling deployments: serve /atlas.json, calendar feeds and /healthz on this port too.
+    http_port: int | None = Field(default=None, ge=1, le=65535)
+    # Public address of the web process, for links such as calendar feeds (default: WEBHOOK_URL's origin).
+    public_url: str | None = None
     secretariat_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     default_locale: str = "en"
     broadcast_rate: float = Field(default=25.0, gt=0, le=1000)
@@ -41,6 +45,7 @@ class Settings(BaseSettings):
     throttle_rate: float = Field(default=3.0, gt=0, description="updates per second one user may send")
     throttle_burst: int = Field(default=10, ge=1, description="updates one user may send at once")
     log_level: str = "INFO"
+    atlas_min_cell: int = Field(default=5, ge=2, le=100, description="Atlas counts below this are hidden")
 
     @field_validator("secretariat_ids", mode="before")
     @classmethod
@@ -80,7 +85,7 @@ class Settings(BaseSettings):
             raise ValueError("must be an sqlite:/// or postgresql:// URL")
         return value
 
-    @field_validator("telegram_api_base", "webhook_url")
+    @field_validator("telegram_api_base", "webhook_url", "public_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
@@ -94,6 +99,17 @@ class Settings(BaseSettings):
         if self.webhook_secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", self.webhook_secret.get_secret_value()):
             raise ValueError("WEBHOOK_SECRET may hold only A-Z, a-z, 0-9, _ and -, up to 256 characters")
         return self
+
+    def public_base(self) -> str | None:
+        """Where members can reach the web process, if anywhere."""
+        if self.public_url:
+            return self.public_url
+        if self.webhook_url:
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(self.webhook_url)
+            return f"{parts.scheme}://{parts.netloc}"
+        return None
 
     def token(self) -> str:
         """The bot token; refuses to go on without one."""

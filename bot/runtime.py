@@ -146,8 +146,9 @@ def webhook_path(webhook_url: str) -> str:
     return urlparse(webhook_url).path or "/webhook"
 
 
-def create_webhook_app(bot: Bot, dispatcher: Dispatcher, secret: str, path: str, **workflow: Any) -> web.Application:
-    """aiohttp app: the webhook (secret checked on every request) and /healthz."""
+def create_webhook_app(bot: Bot, dispatcher: Dispatcher, secret: str, path: str,
+                       routes: list[web.RouteDef] | None = None, **workflow: Any) -> web.Application:
+    """aiohttp app: the webhook (secret checked on every request), /healthz and the public routes."""
     feeder = UpdateFeeder(bot, dispatcher)
     app = web.Application()
 
@@ -177,6 +178,7 @@ def create_webhook_app(bot: Bot, dispatcher: Dispatcher, secret: str, path: str,
 
     app.router.add_post(path, receive)
     app.router.add_get("/healthz", health)
+    app.add_routes(routes or [])
     app.on_startup.append(on_startup)
     app.on_shutdown.append(on_shutdown)
     return app

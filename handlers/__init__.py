@@ -11,9 +11,14 @@ def get_routers() -> list[Router]:
     Routers are module-level, and aiogram lets a router belong to one dispatcher; a
     process that builds a new dispatcher (tests, a restarted demo) takes them over.
     """
-    from handlers import announce, common, directory, fallback, freshness, language, membership, privacy, profile, registration
+    from handlers import (
+        announce, atlas, common, directory, events, fallback, freshness, language, membership, privacy, profile, registration, roles,
+    )
 
-    routers = [membership.router, registration.router, common.router, profile.router, privacy.router, language.router, directory.router, freshness.router, announce.router, fallback.router]
+    routers = [
+        membership.router, registration.router, common.router, profile.router, privacy.router, language.router,
+        roles.router, events.router, directory.router, freshness.router, announce.router, atlas.router, fallback.router,
+    ]
     for router in routers:
         router._parent_router = None
     return routers

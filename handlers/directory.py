@@ -150,20 +150,24 @@ def _line(number: int, item: directory.DirectoryItem, locale: str, zone: str | N
 
 @router.callback_query(CardCB.filter())
 async def open_card(query: CallbackQuery, callback_data: CardCB, session: AsyncSession, member: Member | None, i18n: I18n) -> None:
+    from handlers.events import render_event_card  # events builds on the directory's cards
+
     locale = i18n.current_locale
     if callback_data.k == "o":
         organisation = await directory.get_organisation(session, callback_data.id)
-        text = organisation_card(organisation, locale) if organisation else None
+        if organisation is None:
+            await query.answer(_("This entry is no longer listed."), show_alert=True)
+            return
+        builder = InlineKeyboardBuilder()
+        builder.button(text=_("📍 Show on map"), callback_data=MapCB(k="o", id=organisation.id))
+        text, markup = organisation_card(organisation, locale), builder.as_markup()
     else:
         event = await directory.get_event(session, callback_data.id)
-        host = await session.get(Organisation, event.organisation_id) if event else None
-        text = event_card(event, host, locale, member.timezone if member else None) if event else None
-    if text is None:
-        await query.answer(_("This entry is no longer listed."), show_alert=True)
-        return
-    builder = InlineKeyboardBuilder()
-    builder.button(text=_("📍 Show on map"), callback_data=MapCB(k=callback_data.k, id=callback_data.id))
-    await query.message.answer(text, reply_markup=builder.as_markup(), disable_web_page_preview=True)  # type: ignore[union-attr]
+        if event is None:
+            await query.answer(_("This entry is no longer listed."), show_alert=True)
+            return
+        text, markup = await render_event_card(session, event, member, locale)  # RSVP, calendar, follow, map
+    await query.message.answer(text, reply_markup=markup, disable_web_page_preview=True)  # type: ignore[union-attr]
     await query.answer()
 
 

@@ -56,3 +56,10 @@ def install_standing_jobs(scheduler: AsyncIOScheduler) -> None:
         id="digest.weekly",
         replace_existing=True,
     )
+    scheduler.add_job(
+        "jobs.reminders:send_reminders_job",
+        trigger="interval",
+        minutes=5,
+        id="events.reminders",
+        replace_existing=True,
+    )

@@ -88,7 +88,8 @@ async def sandbox() -> AsyncIterator["SandboxServer"]:
 async def client(sandbox) -> AsyncIterator["SandboxClient"]:  # type: ignore[no-untyped-def]
     from bot.sandbox.client import SandboxClient
 
-    async with SandboxClient(sandbox.base_url) as client:
+    # A generous settle: under load the bot may pause between two messages of one reply.
+    async with SandboxClient(sandbox.base_url, settle=0.5) as client:
         await client.reset()
         yield client
 

@@ -160,7 +160,11 @@ async def test_crash_half_way_then_resume_loses_nothing(bot_settings, context, c
         env=env, stdout=subprocess.PIPE, text=True,
     )
     try:
-        await asyncio.sleep(4.0)  # started, and part of the way through
+        before = (await client.stats())["sent_messages"]
+        for _ in range(600):  # kill it once it is part of the way through, however slow the machine
+            if (await client.stats())["sent_messages"] >= before + 15:
+                break
+            await asyncio.sleep(0.05)
         process.send_signal(signal.SIGKILL)
     finally:
         process.wait(timeout=30)

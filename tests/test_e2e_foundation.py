@@ -35,12 +35,17 @@ HELP = (
     "/start — register, or show the main menu\n"
     "/nearby — organisations and events near you\n"
     "/search — find organisations by name or city\n"
+    "/atlas — the Diaspora Atlas: where our communities live\n"
+    "/calendar — your events in your calendar app\n"
+    "/reminders — event reminders on or off\n"
     "/profile — see and edit what we keep about you\n"
     "/settings — notifications, radius and quiet hours\n"
     "/language — change the language\n"
     "/mydata — get all your data as a file\n"
     "/delete — erase all your data\n"
-    "/help — this message"
+    "/help — this message\n\n"
+    "<b>Organisations</b>: /submit_event, /my_events\n"
+    "<b>Secretariat</b>: /announce, /scheduled, /pending, /grant, /revoke, /trust"
 )
 
 

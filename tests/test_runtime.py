@@ -139,3 +139,44 @@ async def test_announce_command_schedules_counts_and_refuses(database_url, sessi
     assert too_long.returncode == 1 and "too_long" in too_long.stderr and "5000" in too_long.stderr
     past = await asyncio.to_thread(_kardes, ["announce", "--text", "Hi", "--at", "2020-01-01T10:00+00:00"], database_url, tmp_path)
     assert past.returncode == 1 and "past" in past.stderr
+
+
+async def test_the_web_process_serves_the_public_atlas(bot_settings, session_factory) -> None:  # type: ignore[no-untyped-def]
+    import socket
+
+    import aiohttp
+
+    from bot.web import public_routes, start_http
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    runner = await start_http(public_routes(session_factory, bot_settings), "127.0.0.1", port)
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{port}/atlas.json") as response:
+                assert response.status == 200
+                data = await response.json()
+            async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                assert response.status == 200
+        assert data["schema"] == "kardes-atlas/1" and data["min_cell"] == 5
+    finally:
+        await runner.cleanup()
+
+
+async def test_grant_and_revoke_commands(database_url, session, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from db.models import Member, Organisation, Role
+
+    member = Member(telegram_id=7101, registered_at=utcnow())
+    organisation = Organisation(name="Dom", category="association")
+    session.add_all([member, organisation])
+    await session.commit()
+    org_id = organisation.id
+    granted = await asyncio.to_thread(_kardes, ["grant", "7101", str(org_id)], database_url, tmp_path)
+    assert granted.returncode == 0, granted.stderr
+    assert await session.scalar(select(func.count()).select_from(Role)) == 1
+    unknown = await asyncio.to_thread(_kardes, ["grant", "999", str(org_id)], database_url, tmp_path)
+    assert unknown.returncode == 1 and "no registered member with Telegram id 999" in unknown.stderr
+    revoked = await asyncio.to_thread(_kardes, ["revoke", "7101", str(org_id)], database_url, tmp_path)
+    assert revoked.returncode == 0
+    assert await session.scalar(select(func.count()).select_from(Role)) == 0

@@ -176,7 +176,9 @@ def profile_snapshot(member: Member) -> dict[str, Any]:
 
 
 async def export_member_data(session: AsyncSession, member: Member) -> dict[str, Any]:
-    """The member's /mydata: profile, roles and deliveries received."""
+    """The member's /mydata: profile, roles, RSVPs, follows and deliveries received."""
+    from bot.services.events import member_event_data
+
     roles = (await session.scalars(select(Role).where(Role.member_id == member.id))).all()
     deliveries = (
         await session.execute(
@@ -191,7 +193,7 @@ async def export_member_data(session: AsyncSession, member: Member) -> dict[str,
         "exported_at": utcnow().isoformat(),
         "profile": profile_snapshot(member),
         "roles": [{"role": r.role, "organisation_id": r.organisation_id, "granted_at": r.granted_at.isoformat()} for r in roles],
-        "rsvps": [],
+        **(await member_event_data(session, member)),
         "deliveries": [
             {
                 "announcement_id": d.announcement_id,

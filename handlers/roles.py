@@ -1,0 +1,85 @@
+"""The secretariat's role commands: /grant and /revoke a representative, /trust and /untrust an organisation."""
+
+from __future__ import annotations
+
+from aiogram import Bot, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.i18n import escape
+from bot.services import events as ev
+from bot.services.roles import is_secretariat
+from db.models import Member, Organisation
+from handlers.events import send_rendered
+
+router = Router(name="roles")
+
+
+def _two_ids(command: CommandObject) -> tuple[int, int] | None:
+    parts = (command.args or "").split()
+    if len(parts) != 2 or not all(part.isdigit() for part in parts):
+        return None
+    return int(parts[0]), int(parts[1])
+
+
+def granted_text(organisation: Organisation) -> str:
+    return _("You now represent <b>{name}</b>. Send /submit_event to add its events, /my_events to manage them.").format(
+        name=escape(organisation.name))
+
+
+@router.message(Command("grant", "revoke"))
+async def grant_or_revoke(message: Message, command: CommandObject, session: AsyncSession, member: Member | None,
+                          settings: Settings, bot: Bot, i18n: I18n) -> None:
+    if not await is_secretariat(session, member, settings.secretariat_ids):
+        await message.answer(_("Only the secretariat can do this."))
+        return
+    ids = _two_ids(command)
+    if ids is None:
+        await message.answer(_("Usage: /{command} <Telegram id> <organisation id>").format(command=command.command))
+        return
+    telegram_id, organisation_id = ids
+    organisation = await ev.get_organisation(session, organisation_id)
+    if organisation is None:
+        await message.answer(_("There is no organisation with id {id}.").format(id=organisation_id))
+        return
+    actor = member.id if member else None
+    if command.command == "grant":
+        try:
+            await ev.grant_role(session, telegram_id, organisation_id, granted_by=actor)
+        except LookupError:
+            await message.answer(_("Nobody with Telegram id {id} is registered.").format(id=telegram_id))
+            return
+        await message.answer(_("{id} now represents <b>{name}</b>.").format(id=telegram_id, name=escape(organisation.name)))
+        target = (await ev.members_by_telegram_ids(session, [telegram_id])).get(telegram_id)
+        if target is not None:
+            await session.commit()
+            await send_rendered(bot, session, i18n, target, lambda locale, zone: (granted_text(organisation), None))
+        return
+    if await ev.revoke_role(session, telegram_id, organisation_id, revoked_by=actor):
+        await message.answer(_("{id} no longer represents <b>{name}</b>.").format(id=telegram_id, name=escape(organisation.name)))
+    else:
+        await message.answer(_("{id} did not represent <b>{name}</b>.").format(id=telegram_id, name=escape(organisation.name)))
+
+
+@router.message(Command("trust", "untrust"))
+async def trust(message: Message, command: CommandObject, session: AsyncSession, member: Member | None, settings: Settings) -> None:
+    arg = (command.args or "").strip()
+    if not await is_secretariat(session, member, settings.secretariat_ids):
+        await message.answer(_("Only the secretariat can do this."))
+        return
+    if not arg.isdigit():
+        await message.answer(_("Usage: /{command} <organisation id>").format(command=command.command))
+        return
+    try:
+        organisation = await ev.set_trusted(session, member, int(arg), command.command == "trust", settings.secretariat_ids)
+    except LookupError:
+        await message.answer(_("There is no organisation with id {id}.").format(id=arg))
+        return
+    if organisation.trusted:
+        await message.answer(_("<b>{name}</b> is trusted: its events are published without moderation.").format(name=escape(organisation.name)))
+    else:
+        await message.answer(_("<b>{name}</b> is no longer trusted: its events go through moderation.").format(name=escape(organisation.name)))
