@@ -522,26 +522,26 @@ async def _organisation_chosen(message: Message, state: FSMContext, organisation
     await _ask(message, state, "title", member, locale)
 
 
-@router.message(EventForm.title, F.text, NOT_COMMAND)
-async def title_given(message: Message, state: FSMContext, member: Member | None, i18n: I18n) -> None:
+async def _text_step(message: Message, state: FSMContext, member: Member | None, i18n: I18n,
+                     field: str, clean: Callable[[str | None], Any]) -> None:
+    """A typed form field: cleaned and saved, then the next step; a bad value gets its reason and keeps the draft."""
     try:
-        title = ev.clean_title(message.text)
+        value = clean(message.text)
     except ev.InvalidEventField as error:
         await message.answer(reason_text(error.reason))
         return
-    await _save(state, title=title)
-    await _next(message, state, "title", member, i18n.current_locale)
+    await _save(state, **{field: value})
+    await _next(message, state, field, member, i18n.current_locale)
+
+
+@router.message(EventForm.title, F.text, NOT_COMMAND)
+async def title_given(message: Message, state: FSMContext, member: Member | None, i18n: I18n) -> None:
+    await _text_step(message, state, member, i18n, "title", ev.clean_title)
 
 
 @router.message(EventForm.description, F.text, NOT_COMMAND)
 async def description_given(message: Message, state: FSMContext, member: Member | None, i18n: I18n) -> None:
-    try:
-        description = ev.clean_description(message.text)
-    except ev.InvalidEventField as error:
-        await message.answer(reason_text(error.reason))
-        return
-    await _save(state, description=description)
-    await _next(message, state, "description", member, i18n.current_locale)
+    await _text_step(message, state, member, i18n, "description", ev.clean_description)
 
 
 @router.message(EventForm.venue, F.location)
@@ -675,24 +675,12 @@ async def category_chosen(query: CallbackQuery, callback_data: FormCB, state: FS
 
 @router.message(EventForm.capacity, F.text, NOT_COMMAND)
 async def capacity_given(message: Message, state: FSMContext, member: Member | None, i18n: I18n) -> None:
-    try:
-        capacity = ev.clean_capacity(message.text)
-    except ev.InvalidEventField as error:
-        await message.answer(reason_text(error.reason))
-        return
-    await _save(state, capacity=capacity)
-    await _next(message, state, "capacity", member, i18n.current_locale)
+    await _text_step(message, state, member, i18n, "capacity", ev.clean_capacity)
 
 
 @router.message(EventForm.link, F.text, NOT_COMMAND)
 async def link_given(message: Message, state: FSMContext, member: Member | None, i18n: I18n) -> None:
-    try:
-        link = ev.clean_link(message.text)
-    except ev.InvalidEventField as error:
-        await message.answer(reason_text(error.reason))
-        return
-    await _save(state, link=link)
-    await _next(message, state, "link", member, i18n.current_locale)
+    await _text_step(message, state, member, i18n, "link", ev.clean_link)
 
 
 @router.callback_query(FormCB.filter(F.a == "skip"), CurrentMenu())
