@@ -26,7 +26,8 @@ from bot.services import announcements as ann
 from bot.services.registration import INTERESTS, SPOKEN_LANGUAGES, find_cities
 from bot.services.roles import is_secretariat
 from bot.states import Announce
-from bot.timeparse import parse_clock, parse_local
+from bot.services.events import InvalidEventField, parse_local, to_utc
+from bot.timeparse import parse_clock
 from db.models import Announcement, Member
 from db.types import utcnow
 
@@ -443,7 +444,10 @@ async def when_typed(message: Message, state: FSMContext, session: AsyncSession,
     draft = await _draft(state)
     mode = data.get("ann_input")
     if mode == "at":
-        moment = parse_local(message.text or "", zone, utcnow())
+        try:  # the same reading of typed dates as the event form
+            moment = to_utc(parse_local(message.text or "", zone, utcnow()), zone)
+        except InvalidEventField:
+            moment = None
         if moment is None:
             await message.answer(_("I could not read that date. Please send it like 25.12.2026 18:30."))
             return
