@@ -11,6 +11,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -118,7 +119,7 @@ async def render_menu(state: FSMContext, session: AsyncSession, member: Member |
     lines = [
         _("<b>New announcement</b>"),
         _("Texts: {languages}").format(languages=escape(languages)),
-        _("Audience: {audience} — {count} members").format(audience=audience_text(draft["audience"], locale), count=format_number(size, locale)),
+        ngettext("Audience: {audience} — {count} member", "Audience: {audience} — {count} members", size).format(audience=audience_text(draft["audience"], locale), count=format_number(size, locale)),
         _("When: {when}").format(when=when_text(draft["when"], member, locale)),
         _("Photo: {photo} · Link button: {link} · Urgent (ignores quiet hours): {urgent}").format(
             photo=_("yes") if draft.get("photo") else _("no"),
@@ -552,7 +553,7 @@ async def confirm(query: CallbackQuery, state: FSMContext, session: AsyncSession
         if old is not None:
             await ann.cancel(session, old, member.id if member else None)
     await state.clear()
-    await edit_text(message, _("Announcement #{id} confirmed for {count} members.").format(id=announcement.id, count=format_number(size, locale)),
+    await edit_text(message, ngettext("Announcement #{id} confirmed for {count} member.", "Announcement #{id} confirmed for {count} members.", size).format(id=announcement.id, count=format_number(size, locale)),
                     reply_markup=None)
     progress = await message.answer(_("Waiting to be sent: {when}.").format(when=when_text(draft["when"], member, locale)))
     announcement.progress_chat_id, announcement.progress_message_id = progress.chat.id, progress.message_id
@@ -594,8 +595,9 @@ async def scheduled(message: Message, session: AsyncSession, member: Member | No
     lines.append("\n" + _("<b>Sent</b>"))
     for item in past:
         figures = await ann.counts(session, item)
+        status = _("sent") if item.status == "done" else _("cancelled")
         lines.append(_("#{id} · {status} · sent {sent}, blocked {blocked}, failed {failed}").format(
-            id=item.id, status=item.status, sent=figures.sent, blocked=figures.blocked, failed=figures.failed))
+            id=item.id, status=status, sent=figures.sent, blocked=figures.blocked, failed=figures.failed))
     if not past:
         lines.append(_("Nothing has been sent yet."))
     builder.adjust(2)

@@ -30,6 +30,7 @@ from aiogram.types import (
 )
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -143,14 +144,14 @@ def counts_line(counts: ev.RsvpCounts | None, capacity: int | None) -> str | Non
         return _("Places: {count}").format(count=capacity) if capacity else None
     parts = [_("{count} going").format(count=counts.going)]
     if counts.guests:
-        parts[0] += " " + _("(+{count} guests)").format(count=counts.guests)
+        parts[0] += " " + ngettext("(+{count} guest)", "(+{count} guests)", counts.guests).format(count=counts.guests)
     if counts.maybe:
         parts.append(_("{count} maybe").format(count=counts.maybe))
     if counts.waitlisted:
         parts.append(_("{count} on the waitlist").format(count=counts.waitlisted))
     if counts.capacity is not None:
         left = counts.seats_left or 0
-        parts.append(_("{count} places left").format(count=left) if left else _("full"))
+        parts.append(ngettext("{count} place left", "{count} places left", left).format(count=left) if left else _("full"))
     return "👥 " + " · ".join(parts)
 
 
@@ -758,7 +759,7 @@ async def pending_command(message: Message, session: AsyncSession, member: Membe
     if not total:
         await message.answer(_("No events are waiting for moderation."))
         return
-    await message.answer(_("{count} events are waiting for moderation; the oldest first:").format(count=total))
+    await message.answer(ngettext("{count} event is waiting for moderation:", "{count} events are waiting for moderation; the oldest first:", total).format(count=total))
     for event in events:
         host = await session.get(Organisation, event.organisation_id)
         submitter = await session.get(Member, event.submitted_by) if event.submitted_by else None
@@ -928,7 +929,8 @@ async def cancel_confirmed(query: CallbackQuery, callback_data: EventCB, session
         await query.answer(_refusal(), show_alert=True)
         return
     await session.commit()
-    await _close(query, _("<b>{title}</b> is cancelled. {count} people who answered are being told.").format(
+    await _close(query, ngettext("<b>{title}</b> is cancelled. {count} person who answered is being told.",
+                          "<b>{title}</b> is cancelled. {count} people who answered are being told.", len(answered)).format(
         title=escape(event.title), count=len(answered)))
     for person in answered:
         await send_rendered(bot, session, i18n, person, lambda locale, zone: (cancelled_text(event, locale, zone), None))

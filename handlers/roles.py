@@ -39,7 +39,7 @@ async def grant_or_revoke(message: Message, command: CommandObject, session: Asy
         return
     ids = _two_ids(command)
     if ids is None:
-        await message.answer(_("Usage: /{command} <Telegram id> <organisation id>").format(command=command.command))
+        await message.answer(escape(_("Usage: /{command} <Telegram id> <organisation id>").format(command=command.command)))
         return
     telegram_id, organisation_id = ids
     organisation = await ev.get_organisation(session, organisation_id)
@@ -72,7 +72,7 @@ async def trust(message: Message, command: CommandObject, session: AsyncSession,
         await message.answer(_("Only the secretariat can do this."))
         return
     if not arg.isdigit():
-        await message.answer(_("Usage: /{command} <organisation id>").format(command=command.command))
+        await message.answer(escape(_("Usage: /{command} <organisation id>").format(command=command.command)))
         return
     try:
         organisation = await ev.set_trusted(session, member, int(arg), command.command == "trust", settings.secretariat_ids)

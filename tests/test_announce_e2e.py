@@ -144,3 +144,8 @@ async def test_scheduled_lists_and_cancels(running_bot, client, session, secreta
     await session.refresh(announcement)
     assert announcement.status == "cancelled"
     await asyncio.sleep(0)
+
+
+async def test_role_commands_explain_their_usage(running_bot, client, secretariat) -> None:  # type: ignore[no-untyped-def]
+    usage = shown(await client.send(SECRETARIAT, "/grant"))
+    assert usage["plain"] == tr("Usage: /{command} <Telegram id> <organisation id>").format(command="grant")
