@@ -39,7 +39,7 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
 from bot.sandbox import SandboxClient, SandboxClientError, SandboxServer, SandboxUser
-from bot.sandbox.formatting import parse_formatted
+from bot.telegram_format import parse_formatted
 from bot.sandbox.terminal import run_terminal
 
 TOKEN = "123456:SANDBOX"

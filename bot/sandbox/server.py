@@ -84,7 +84,7 @@ from urllib.parse import parse_qsl, urlsplit
 import aiohttp
 from aiohttp import web
 
-from bot.sandbox.formatting import EntityParseError, parse_formatted, utf16_len
+from bot.telegram_format import EntityParseError, parse_formatted, utf16_len
 
 __all__ = ["ApiError", "SandboxServer"]
 

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import LOCALES
 from bot.geo import distance_km, validate_coordinates
-from bot.sandbox.formatting import EntityParseError, parse_formatted, utf16_len
+from bot.telegram_format import EntityParseError, parse_formatted, utf16_len
 from db.models import Announcement, AnnouncementStatus, Delivery, DeliveryStatus, Member
 from db.repositories import Repo
 from db.types import utcnow

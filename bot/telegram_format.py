@@ -1,4 +1,8 @@
-"""Telegram-compatible parsing of formatted message text for the sandbox.
+"""Telegram-compatible parsing of formatted message text.
+
+Shared by the sandbox (which answers like the Bot API) and by the bot itself (which checks
+the secretariat's announcements before scheduling them, so a broadcast never fails for every
+recipient at send time).
 
 The real Bot API turns ``text`` + ``parse_mode`` into plain text plus a list of
 ``MessageEntity`` objects, and rejects malformed markup with
