@@ -69,24 +69,23 @@ class WrongStatus(RuntimeError):
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
+def _bounded(text: str, limit: int, field: str) -> str:
+    """The text if it is 1–limit characters; else InvalidEventField '<field>_empty' or '<field>_too_long'."""
+    if not text:
+        raise InvalidEventField(f"{field}_empty")
+    if len(text) > limit:
+        raise InvalidEventField(f"{field}_too_long")
+    return text
+
+
 def clean_title(raw: str | None) -> str:
     """A title on one line, 1–120 characters."""
-    title = " ".join((raw or "").split())
-    if not title:
-        raise InvalidEventField("title_empty")
-    if len(title) > TITLE_MAX:
-        raise InvalidEventField("title_too_long")
-    return title
+    return _bounded(" ".join((raw or "").split()), TITLE_MAX, "title")
 
 
 def clean_description(raw: str | None) -> str:
     """A description up to 2000 characters; line breaks kept, control characters dropped."""
-    text = _CONTROL.sub("", (raw or "").strip())
-    if not text:
-        raise InvalidEventField("description_empty")
-    if len(text) > DESCRIPTION_MAX:
-        raise InvalidEventField("description_too_long")
-    return text
+    return _bounded(_CONTROL.sub("", (raw or "").strip()), DESCRIPTION_MAX, "description")
 
 
 def clean_link(raw: str | None) -> str:
@@ -117,12 +116,7 @@ def clean_capacity(raw: str | None) -> int:
 
 def clean_reason(raw: str | None) -> str:
     """A rejection reason, 1–500 characters."""
-    reason = _CONTROL.sub("", (raw or "").strip())
-    if not reason:
-        raise InvalidEventField("reason_empty")
-    if len(reason) > REASON_MAX:
-        raise InvalidEventField("reason_too_long")
-    return reason
+    return _bounded(_CONTROL.sub("", (raw or "").strip()), REASON_MAX, "reason")
 
 
 def zone_of(name: str | None) -> ZoneInfo:
