@@ -390,16 +390,21 @@ async def submit_event(session: AsyncSession, member: Member | None, draft: dict
     return event
 
 
-async def update_event(session: AsyncSession, member: Member | None, event_id: int, draft: dict[str, Any], now: datetime) -> Event:
-    """A representative's edit; an approved or rejected event goes back to moderation (unless trusted)."""
+async def _event_to_manage(session: AsyncSession, member: Member | None, event_id: int) -> Event:
+    """The event, locked, if the member represents its organisation and it is not cancelled."""
     event = await session.get(Event, event_id, with_for_update=True)
     if event is None:
         raise EventNotFound()
     if not await represents(session, member, event.organisation_id):
         raise NotAllowed()
-    assert member is not None
     if event.status == EventStatus.CANCELLED.value:
         raise WrongStatus(event.status)
+    return event
+
+
+async def update_event(session: AsyncSession, member: Member | None, event_id: int, draft: dict[str, Any], now: datetime) -> Event:
+    """A representative's edit; an approved or rejected event goes back to moderation (unless trusted)."""
+    event = await _event_to_manage(session, member, event_id)
     draft = {**draft, "organisation_id": event.organisation_id}  # an edit never moves an event to another organisation
     event_from_draft(draft, now, into=event)
     organisation = await session.get(Organisation, event.organisation_id)
@@ -467,14 +472,7 @@ async def check_can_manage(session: AsyncSession, member: Member | None, event_i
 
 async def cancel_event(session: AsyncSession, member: Member | None, event_id: int, now: datetime) -> tuple[Event, list[Member]]:
     """A representative cancels; returns the event and every active member who answered its RSVP."""
-    event = await session.get(Event, event_id, with_for_update=True)
-    if event is None:
-        raise EventNotFound()
-    if not await represents(session, member, event.organisation_id):
-        raise NotAllowed()
-    assert member is not None
-    if event.status == EventStatus.CANCELLED.value:
-        raise WrongStatus(event.status)
+    event = await _event_to_manage(session, member, event_id)
     event.status, event.updated_at = EventStatus.CANCELLED.value, now
     await session.flush()
     await Repo(session).audit.record("event.cancelled", actor_id=member.id, event_id=event.id, at=now.isoformat())
