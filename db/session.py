@@ -21,6 +21,9 @@ def create_engine(url: str, **kwargs: object) -> AsyncEngine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
+            # In WAL mode NORMAL stays consistent after a crash of the process; only an OS crash or
+            # power loss can drop the last commits. It saves an fsync on every commit.
+            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 

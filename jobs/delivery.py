@@ -174,8 +174,12 @@ class Stats:
 
 
 def window_for(rate: float) -> int:
-    """Rows taken but not yet persisted, at most: about 0.3 s of sending, at least 16."""
-    return max(16, math.ceil(rate * 0.3))
+    """Rows taken but not yet persisted, at most: about 0.3 s of sending, at least 48.
+
+    The floor lets slow broadcasts write results a few times a second rather than after
+    every handful of sends; a crash can still resend no more than this window.
+    """
+    return max(48, math.ceil(rate * 0.3))
 
 
 _deliveries = Delivery.__table__
@@ -190,7 +194,7 @@ _RETRY = (
     update(_deliveries).where(_deliveries.c.id == bindparam("b_id"))
     .values(attempts=bindparam("b_attempts"), last_error=bindparam("b_error"), not_before=bindparam("b_not_before"))
 )
-FLUSH_EVERY = (0.05, 0.25)  # seconds between writes of finished sends: a quarter of the window's time, within these
+FLUSH_EVERY = (0.05, 0.5)  # seconds between writes of finished sends: a quarter of the window's time, within these
 FETCH_MIN = 1000  # rows read per query, at least: the query sorts the pending rows, so few large reads
 
 
