@@ -180,3 +180,11 @@ async def test_grant_and_revoke_commands(database_url, session, tmp_path) -> Non
     revoked = await asyncio.to_thread(_kardes, ["revoke", "7101", str(org_id)], database_url, tmp_path)
     assert revoked.returncode == 0
     assert await session.scalar(select(func.count()).select_from(Role)) == 0
+
+
+def test_db_upgrade_works_in_a_fresh_checkout_without_a_data_folder(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"} | {"PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-m", "bot", "db", "upgrade"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "data" / "kardes.sqlite3").exists()
