@@ -92,8 +92,10 @@ class Member(Base):
     notify_announcements: Mapped[bool] = mapped_column(Boolean, default=True)
     notify_events: Mapped[bool] = mapped_column(Boolean, default=True)
     radius_km: Mapped[int] = mapped_column(Integer, default=25)
-    quiet_start: Mapped[str | None] = mapped_column(String(5), default="22:00")
-    quiet_end: Mapped[str | None] = mapped_column(String(5), default="08:00")
+    # None: no quiet hours. Registration proposes 22:00–08:00 (no column default: it would
+    # replace an explicit None on insert).
+    quiet_start: Mapped[str | None] = mapped_column(String(5))
+    quiet_end: Mapped[str | None] = mapped_column(String(5))
     notify_reminders: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     digest_weekly: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     last_digest_on: Mapped[date | None] = mapped_column(Date)  # member-local Monday of the last digest

@@ -33,12 +33,8 @@ async def add_members(session, client, count: int, *, start: int = 10_000, **fie
     for index in range(count):
         values = {"locale": "en", "country_code": "DE", "city_id": 2950159, "registered_at": utcnow(),
                   "quiet_start": None, "quiet_end": None, "timezone": "Europe/Berlin", **fields}
-        quiet = {key: values.pop(key) for key in ("quiet_start", "quiet_end")}
         member = Member(telegram_id=start + index, display_name=f"M{index}", **values)
         session.add(member)
-        await session.flush()
-        for key, value in quiet.items():  # None means "no quiet hours"; an INSERT would take the default
-            setattr(member, key, value)
         members.append(member)
         await client.register(SandboxUser(start + index, f"M{index}", language_code=values["locale"]))
     await session.commit()

@@ -70,9 +70,6 @@ async def add_member(session, user: SandboxUser, locale: str = "en", **fields) -
     member = Member(telegram_id=user.id, **values)
     session.add(member)
     await session.flush()
-    # Column defaults fill in None on insert: no quiet hours must be set afterwards.
-    member.quiet_start, member.quiet_end = fields.get("quiet_start"), fields.get("quiet_end")
-    await session.flush()
     return member
 
 

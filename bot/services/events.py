@@ -794,13 +794,9 @@ async def event_audience(session: AsyncSession, event: Event) -> list[Member]:
 
 def in_quiet_hours(member: Member, now: datetime) -> bool:
     """Whether it is the member's quiet time now, in their own time zone (ranges may cross midnight)."""
-    if not member.quiet_start or not member.quiet_end:
-        return False
-    local = now.astimezone(zone_of(member.timezone)).strftime("%H:%M")
-    start, end = member.quiet_start, member.quiet_end
-    if start == end:
-        return False
-    return start <= local < end if start < end else (local >= start or local < end)
+    from bot.services.announcements import quiet_until
+
+    return quiet_until(member, now) is not None
 
 
 async def members_by_telegram_ids(session: AsyncSession, telegram_ids: list[int]) -> dict[int, Member]:
