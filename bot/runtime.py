@@ -12,6 +12,7 @@ import hmac
 import json
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlparse
 
@@ -51,9 +52,11 @@ def _user_key(raw: dict[str, Any]) -> int | None:
 class UpdateFeeder:
     """Validates raw updates and runs them as tasks, one at a time per user."""
 
-    def __init__(self, bot: Bot, dispatcher: Dispatcher) -> None:
+    def __init__(self, bot: Bot, dispatcher: Dispatcher, on_handled: Callable[[int], None] | None = None) -> None:
+        """`on_handled(update_id)` is called once each update is finished (or skipped as malformed)."""
         self.bot = bot
         self.dispatcher = dispatcher
+        self.on_handled = on_handled
         self._locks: defaultdict[int | None, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -63,6 +66,8 @@ class UpdateFeeder:
             update = Update.model_validate(raw, context={"bot": self.bot})
         except ValidationError as error:
             log.warning("skipped malformed update %s: %s", raw.get("update_id"), error.errors()[:1])
+            if self.on_handled is not None and isinstance(raw.get("update_id"), int):
+                self.on_handled(raw["update_id"])
             return False
         task = asyncio.create_task(self._handle(_user_key(raw), update))
         self._tasks.add(task)
@@ -76,6 +81,9 @@ class UpdateFeeder:
                 await self.dispatcher.feed_update(self.bot, update)
             except Exception:  # the dispatcher's error handler already answered; keep serving
                 log.exception("update %s escaped the error handler", update.update_id)
+            finally:
+                if self.on_handled is not None:
+                    self.on_handled(update.update_id)
         if user is not None and not lock.locked() and self._locks.get(user) is lock:
             del self._locks[user]
 
@@ -85,9 +93,13 @@ class UpdateFeeder:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
 
-async def run_polling(bot: Bot, dispatcher: Dispatcher, stop: asyncio.Event, **workflow: Any) -> None:
-    """Long-poll until `stop` is set, then finish the updates in flight and confirm them."""
-    feeder = UpdateFeeder(bot, dispatcher)
+async def run_polling(bot: Bot, dispatcher: Dispatcher, stop: asyncio.Event, *,
+                      on_handled: Callable[[int], None] | None = None, **workflow: Any) -> None:
+    """Long-poll until `stop` is set, then finish the updates in flight and confirm them.
+
+    `on_handled(update_id)` (optional) hears when each update is finished: the test harness
+    uses it to wait for the bot instead of waiting for silence."""
+    feeder = UpdateFeeder(bot, dispatcher, on_handled)
     allowed = dispatcher.resolve_used_update_types()
     await bot.delete_webhook(drop_pending_updates=False)
     await dispatcher.emit_startup(bot=bot, **workflow)

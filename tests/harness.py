@@ -1,4 +1,9 @@
-"""Runs the real bot (our polling loop) against the sandbox for end-to-end tests."""
+"""Runs the real bot (our polling loop) against the sandbox for end-to-end tests.
+
+When the sandbox runs in this process, the bot reports each update it has finished
+handling (`run_polling(on_handled=...)`), so a test step returns as soon as the bot is
+done instead of after a quiet period; the bot still talks HTTP to the sandbox.
+"""
 
 from __future__ import annotations
 
@@ -23,19 +28,30 @@ class RunningBot:
     bot: Bot = field(init=False)
     _stop: asyncio.Event = field(init=False, default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = field(init=False, default=None)
+    _sandbox: SandboxServer | None = field(init=False, default=None)
 
     async def start(self) -> RunningBot:
         self.app = create_app(self.settings)
         self.bot = create_bot(self.settings)
-        self._task = asyncio.create_task(run_polling(self.bot, self.app.dispatcher, self._stop))
+        self._sandbox = SandboxServer.serving(self.settings.telegram_api_base)
+        on_handled = None
+        if self._sandbox is not None:
+            self._sandbox.attach_reporter()
+            on_handled = self._sandbox.report_handled
+        self._task = asyncio.create_task(run_polling(self.bot, self.app.dispatcher, self._stop, on_handled=on_handled))
         return self
 
     async def stop(self) -> None:
         self._stop.set()
-        if self._task is not None:
-            await asyncio.wait_for(self._task, timeout=30)
-        await self.bot.session.close()
-        await self.app.close()
+        try:
+            if self._task is not None:
+                await asyncio.wait_for(self._task, timeout=30)
+        finally:
+            if self._sandbox is not None:
+                self._sandbox.detach_reporter()
+                self._sandbox = None
+            await self.bot.session.close()
+            await self.app.close()
 
 
 async def start_bot(sandbox: SandboxServer, settings: Settings) -> RunningBot:

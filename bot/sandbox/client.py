@@ -102,6 +102,13 @@ class SandboxClient:
         }, timeout=timeout)
         return list(data["actions"])
 
+    async def idle(self, timeout: float | None = None) -> bool:
+        """Wait until the bot has fetched (and, in-process, handled) every queued update."""
+        timeout = self.timeout if timeout is None else timeout
+        data = await self._request("POST", "/sandbox/idle", {"timeout": timeout, "settle": self.settle},
+                                   timeout=timeout)
+        return bool(data["idle"])
+
     # ------------------------------------------------------------ user actions
 
     async def inject(self, kind: str, body: Any, chat_id: int | None = None, *,

@@ -36,6 +36,10 @@ Control API (JSON in, JSON out; errors are ``{"ok": false, "error": "..."}``)
         (optional), ``settle`` (s), ``timeout`` (s) -> ``{"actions": [...], "seq"}``;
         waits until the update was fetched by the bot, then until the bot acted in
         the chat and stayed quiet for ``settle`` seconds (or ``timeout``).
+        With an in-process bot that reports handled updates (tests), it waits
+        until the bot has handled the update instead of for ``settle`` seconds.
+    ``POST /sandbox/idle``  body: ``timeout``, ``settle`` -> ``{"idle": bool}``; waits
+        until every queued update was fetched (and handled, with a reporting bot)
     ``GET  /sandbox/chats/{chat_id}/transcript``       ``{"entries", "inbound", "seq",
         "reply_keyboard", "reply_keyboard_message_id"}``
     ``GET  /sandbox/chats/{chat_id}/actions?since=N``  ``{"actions", "seq"}``
@@ -78,7 +82,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
@@ -402,6 +406,7 @@ class SandboxServer:
         self._webhook_task: asyncio.Task[None] | None = None
         self._webhook_wakeup: asyncio.Event | None = None
         self._background: set[asyncio.Task[Any]] = set()
+        self._reporters = 0  # in-process bots that tell when they have handled an update
         self._init_state()
 
     # ------------------------------------------------------------------ state
@@ -411,6 +416,8 @@ class SandboxServer:
         self._chats: dict[int, ChatState] = {}
         self._updates: list[PendingUpdate] = []
         self._fetched: dict[int, float] = {}
+        self._handled: set[int] = set()
+        self._awaiting: set[int] = set()  # fetched by a reporting bot, not handled yet
         self._update_ids = itertools.count(10_000)
         self._allowed_updates: frozenset[str] = DEFAULT_UPDATE_TYPES
         self._poll_generation = 0
@@ -433,6 +440,50 @@ class SandboxServer:
         self._init_state()
         if self._webhook_wakeup is not None:
             self._webhook_wakeup.set()
+
+    # ------------------------------------------------- in-process bots (tests)
+
+    _serving: ClassVar[dict[str, SandboxServer]] = {}
+
+    @classmethod
+    def serving(cls, base_url: str) -> SandboxServer | None:
+        """The sandbox running in this process at ``base_url``, if any."""
+        return cls._serving.get(base_url.rstrip("/"))
+
+    def attach_reporter(self) -> None:
+        """An in-process bot will call :meth:`report_handled` for every update it fetches.
+
+        Then waiting for a reaction ends when the bot has finished handling the update
+        instead of after a quiet period, and "the bot said nothing" is a fact, not a timeout.
+        A bot outside this process (or one that does not report) gets the quiet period."""
+        self._reporters += 1
+
+    def detach_reporter(self) -> None:
+        self._reporters = max(0, self._reporters - 1)
+        if not self._reporters:
+            self._awaiting.clear()
+        self._signal.notify()
+
+    def report_handled(self, update_id: int) -> None:
+        """The in-process bot finished handling (or skipped) ``update_id``."""
+        self._handled.add(update_id)
+        self._awaiting.discard(update_id)
+        self._signal.notify()
+
+    async def wait_idle(self, timeout: float = 10.0, settle: float = 0.3) -> bool:
+        """Wait until every queued update was fetched and, with a reporting bot, handled.
+
+        Without a reporting bot, waits ``settle`` seconds after the last fetch instead.
+        False when ``timeout`` expired first."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            unfetched = any(u.update_id not in self._fetched for u in self._updates if not u.gave_up)
+            if not unfetched and not self._awaiting:
+                if not self._reporters:
+                    await asyncio.sleep(min(settle, max(0.0, deadline - time.monotonic())))
+                return True
+            await self._signal.wait(deadline - time.monotonic())
+        return False
 
     @property
     def base_url(self) -> str:
@@ -457,6 +508,7 @@ class SandboxServer:
         r.add_post("/sandbox/users/{user_id}/forge_callback", self._c_forge_callback)
         r.add_get("/sandbox/users/{user_id}/commands", self._c_commands)
         r.add_post("/sandbox/wait", self._c_wait)
+        r.add_post("/sandbox/idle", self._c_idle)
         r.add_get("/sandbox/chats/{chat_id}/transcript", self._c_transcript)
         r.add_get("/sandbox/chats/{chat_id}/actions", self._c_actions)
         r.add_post("/sandbox/chats/{chat_id}/fail", self._c_fail)
@@ -478,12 +530,15 @@ class SandboxServer:
         assert server is not None and server.sockets
         real_port = server.sockets[0].getsockname()[1]
         self._site_url = f"http://{host}:{real_port}"
+        SandboxServer._serving[self._site_url] = self
         self._http = aiohttp.ClientSession()
         self._webhook_wakeup = asyncio.Event()
         self._webhook_task = asyncio.create_task(self._webhook_loop())
 
     async def stop(self) -> None:
         """Stop serving and cancel background work."""
+        if self._site_url is not None:
+            SandboxServer._serving.pop(self._site_url, None)
         tasks = [t for t in [self._webhook_task, *self._background] if t is not None]
         for task in tasks:
             task.cancel()
@@ -852,6 +907,8 @@ class SandboxServer:
         now = time.monotonic()
         for update in batch:
             self._fetched.setdefault(update.update_id, now)
+            if self._reporters and update.update_id not in self._handled:
+                self._awaiting.add(update.update_id)
         if batch:
             self._signal.notify()
         return [u.payload for u in batch]
@@ -1324,9 +1381,11 @@ class SandboxServer:
                                 settle: float = 0.3, timeout: float = 10.0) -> list[dict[str, Any]]:
         """Wait for the bot's reaction in ``chat_id`` and return actions after ``since``.
 
-        First waits until ``update_id`` was fetched by the bot, then until the bot
-        acted in the chat and was quiet for ``settle`` seconds.  Returns whatever
-        happened (possibly nothing) when ``timeout`` expires.
+        First waits until ``update_id`` was fetched by the bot.  If an in-process bot
+        reports handled updates (:meth:`attach_reporter`), then waits until it has
+        handled it; otherwise until the bot acted in the chat and was quiet for
+        ``settle`` seconds.  Returns whatever happened (possibly nothing) when
+        ``timeout`` expires.
         """
         chat = self._chats.get(chat_id)
         if chat is None:
@@ -1335,6 +1394,11 @@ class SandboxServer:
         if update_id is not None:
             while update_id not in self._fetched and time.monotonic() < deadline:
                 await self._signal.wait(deadline - time.monotonic())
+            if update_id in self._awaiting or update_id in self._handled:
+                while update_id not in self._handled and self._reporters and time.monotonic() < deadline:
+                    await self._signal.wait(deadline - time.monotonic())
+                if update_id in self._handled:
+                    return [a for a in chat.actions if a["seq"] > since]
         while chat.seq <= since and time.monotonic() < deadline:
             await self._signal.wait(deadline - time.monotonic())
         while chat.seq > since:
@@ -1528,6 +1592,16 @@ class SandboxServer:
             float(body.get("settle", 0.3)), float(body.get("timeout", 10.0)))
         seq = self._chats[chat_id].seq if chat_id in self._chats else 0
         return web.json_response({"ok": True, "actions": actions, "seq": seq})
+
+    async def _c_idle(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json() if request.can_read_body else {}
+            timeout = float(body.get("timeout", 10.0))
+            settle = float(body.get("settle", 0.3))
+        except (ValueError, TypeError, AttributeError):
+            return web.json_response({"ok": False, "error": "'timeout' and 'settle' are numbers"}, status=400)
+        idle = await self.wait_idle(timeout, settle)
+        return web.json_response({"ok": True, "idle": idle})
 
     def _chat_or_404(self, request: web.Request) -> ChatState:
         try:
