@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from sqlalchemy import select
 
-from bot.i18n import create_i18n
 from bot.sandbox.client import SandboxUser
 from db.models import Announcement, Member, Role
 from db.types import utcnow
 from jobs.context import JobContext
-from tests.test_delivery import add_members, run_due, texts_of
+from tests.chat import I18N, alert, shown, tr
+from tests.chat import texts as texts_of
+from tests.factories import add_members, run_due
 
-I18N = create_i18n()
 SECRETARIAT = SandboxUser(900, "Secretariat", language_code="en")
-
-
-def tr(text: str, locale: str = "en") -> str:
-    return I18N.gettext(text, locale=locale)
-
-
-def shown(actions: list[dict]) -> dict:  # type: ignore[type-arg]
-    return [a for a in actions if a["type"] == "message"][-1]
-
-
-def alert(actions: list[dict]) -> str | None:  # type: ignore[type-arg]
-    answers = [a for a in actions if a["type"] == "callback_answer"]
-    return answers[-1]["text"] if answers else None
 
 
 @pytest.fixture
@@ -108,7 +93,7 @@ async def test_members_and_representatives_reach_no_step(running_bot, client, se
     assert refusal["plain"] == tr("Only the secretariat can do this.", "kk")
     assert shown(await client.send(member, "/scheduled"))["plain"] == tr("Only the secretariat can do this.", "kk")
     forged = await client.forge_callback(member, refusal["message_id"], "ann:confirm:")
-    assert alert(forged) is not None
+    assert alert(forged) == tr("This menu has expired. Please start again.", "kk"), "a button that was never shown is refused"
     assert await session.scalar(select(Announcement)) is None
 
 
@@ -143,7 +128,8 @@ async def test_scheduled_lists_and_cancels(running_bot, client, session, secreta
     await client.press(SECRETARIAT, tr("✖ Cancel #{id}").format(id=announcement.id))
     await session.refresh(announcement)
     assert announcement.status == "cancelled"
-    await asyncio.sleep(0)
+    listing = shown(await client.send(SECRETARIAT, "/scheduled"))
+    assert tr("Nothing is scheduled.") in listing["plain"], "the cancelled one is no longer listed as pending"
 
 
 async def test_role_commands_explain_their_usage(running_bot, client, secretariat) -> None:  # type: ignore[no-untyped-def]

@@ -15,30 +15,15 @@ from sqlalchemy import select
 
 from bot.app import create_bot
 from bot.i18n import create_i18n
-from bot.sandbox.client import SandboxUser
 from bot.services.announcements import AnnouncementError, Draft, audience_size, schedule
 from db.models import Announcement, Delivery, Member
 from db.types import utcnow
-from jobs.announcements import tick
 from jobs.context import JobContext
 from jobs.delivery import window_for
 from tests.conftest import ROOT
+from tests.factories import add_members, run_due
 
 I18N = create_i18n()
-
-
-async def add_members(session, client, count: int, *, start: int = 10_000, **fields) -> list[Member]:  # type: ignore[no-untyped-def]
-    """Registered members, each with a sandbox chat."""
-    members = []
-    for index in range(count):
-        values = {"locale": "en", "country_code": "DE", "city_id": 2950159, "registered_at": utcnow(),
-                  "quiet_start": None, "quiet_end": None, "timezone": "Europe/Berlin", **fields}
-        member = Member(telegram_id=start + index, display_name=f"M{index}", **values)
-        session.add(member)
-        members.append(member)
-        await client.register(SandboxUser(start + index, f"M{index}", language_code=values["locale"]))
-    await session.commit()
-    return members
 
 
 @pytest.fixture
@@ -47,11 +32,6 @@ async def context(bot_settings, session_factory):  # type: ignore[no-untyped-def
     bot = create_bot(settings)
     yield JobContext(settings, session_factory, bot, I18N)
     await bot.session.close()
-
-
-async def run_due(context, now=None) -> None:  # type: ignore[no-untyped-def]
-    for task in await tick(context, now):
-        await asyncio.wait_for(task, timeout=60)
 
 
 def texts_of(entries: list[dict]) -> list[str]:  # type: ignore[type-arg]

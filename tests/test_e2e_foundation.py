@@ -14,39 +14,14 @@ from aiogram.filters import Command
 from aiogram.types import Message
 
 from bot.config import LOCALES
-from bot.i18n import LANGUAGE_NAMES, create_i18n
+from bot.commands import COMMANDS
+from bot.i18n import LANGUAGE_NAMES
 from bot.runtime import create_webhook_app
 from bot.sandbox.client import SandboxUser
-
-I18N = create_i18n()
-
-
-def tr(text: str, locale: str) -> str:
-    """What a msgid reads like in a locale (the catalogues are compiled by `make test`)."""
-    return I18N.gettext(text, locale=locale)
+from tests.chat import I18N, msgid_starting, texts, tr
 
 
-def texts(actions: list[dict]) -> list[str]:  # type: ignore[type-arg]
-    return [a.get("plain") or a.get("text") or "" for a in actions if a.get("type", "message") == "message"]
-
-
-HELP = (
-    "<b>What I can do</b>\n"
-    "/start — register, or show the main menu\n"
-    "/nearby — organisations and events near you\n"
-    "/search — find organisations by name or city\n"
-    "/atlas — the Diaspora Atlas: where our communities live\n"
-    "/calendar — your events in your calendar app\n"
-    "/reminders — event reminders on or off\n"
-    "/profile — see and edit what we keep about you\n"
-    "/settings — notifications, radius and quiet hours\n"
-    "/language — change the language\n"
-    "/mydata — get all your data as a file\n"
-    "/delete — erase all your data\n"
-    "/help — this message\n\n"
-    "<b>Organisations</b>: /submit_event, /my_events\n"
-    "<b>Secretariat</b>: /announce, /scheduled, /pending, /grant, /revoke, /trust"
-)
+HELP = msgid_starting("<b>What I can do</b>")
 
 
 def as_shown(html_text: str) -> str:
@@ -73,6 +48,7 @@ async def test_language_switches_at_once_in_all_eight(running_bot, client) -> No
         assert tr("Language set: English. Send /help to see what I can do.", locale) in texts(replies)
         help_replies = await client.send(user, "/help")
         assert texts(help_replies) == [as_shown(tr(HELP, locale))]
+        assert all(f"/{command}" in help_replies[-1]["plain"] for command, _ in COMMANDS), "the help names every command of the menu"
 
 
 async def test_unknown_command_gets_a_translated_hint(running_bot, client) -> None:  # type: ignore[no-untyped-def]
@@ -131,7 +107,7 @@ async def test_a_flood_is_throttled(bot_settings, client, session_factory) -> No
         user = SandboxUser(2008, "Ali", language_code="en")
         for _ in range(6):
             await client.send(user, "/frobnicate", settle=0.0, timeout=0.01)
-        await asyncio.sleep(1.0)
+        assert await client.idle()
         said = texts(await client.transcript(user.id))
         assert said.count("I don't know that command. Send /help to see what I can do.") == 3
         assert said.count("You are sending messages too fast. Please wait a moment.") == 1

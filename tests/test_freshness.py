@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
-import pytest
 from aiogram import Bot
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -17,7 +15,6 @@ from bot.sandbox.client import SandboxUser
 from bot.services.freshness import confirm, due_for_confirmation, hide_stale, record_ask
 from db.models import AuditEntry, Member, Organisation, Role, RoleName
 from db.types import utcnow
-from handlers.freshness import router as freshness_router
 from jobs.context import JobContext, set_context
 from jobs.freshness import run_freshness
 
@@ -93,21 +90,6 @@ async def run_job(settings: Settings, factory: async_sessionmaker[AsyncSession],
             await job_bot.session.close()
 
 
-@pytest.fixture
-async def bot_with_freshness(running_bot) -> AsyncIterator[object]:  # type: ignore[no-untyped-def]
-    """The running bot, with the freshness router first in line unless handlers/ already wires it."""
-    dispatcher = running_bot.app.dispatcher
-    inserted = False
-    if freshness_router.parent_router is not dispatcher:
-        freshness_router._parent_router = dispatcher
-        dispatcher.sub_routers.insert(0, freshness_router)
-        inserted = True
-    yield running_bot
-    if inserted:
-        dispatcher.sub_routers.remove(freshness_router)
-        freshness_router._parent_router = None
-
-
 # ---------------------------------------------------------------- the rules, on the database
 
 
@@ -159,7 +141,7 @@ async def test_only_a_week_after_the_third_ask_is_an_entry_hidden(session) -> No
 # ---------------------------------------------------------------- end to end, through the sandbox
 
 
-async def test_a_representative_is_asked_once_and_confirms(bot_with_freshness, client, session, session_factory, bot_settings) -> None:  # type: ignore[no-untyped-def]
+async def test_a_representative_is_asked_once_and_confirms(running_bot, client, session, session_factory, bot_settings) -> None:  # type: ignore[no-untyped-def]
     now = utcnow()
     rep = SandboxUser(5101, "Aizada", language_code="ky")
     await client.register(rep)
@@ -183,7 +165,7 @@ async def test_a_representative_is_asked_once_and_confirms(bot_with_freshness, c
     assert stored.is_active
 
 
-async def test_a_former_representative_cannot_confirm(bot_with_freshness, client, session, session_factory, bot_settings) -> None:  # type: ignore[no-untyped-def]
+async def test_a_former_representative_cannot_confirm(running_bot, client, session, session_factory, bot_settings) -> None:  # type: ignore[no-untyped-def]
     now = utcnow()
     rep, former = SandboxUser(5201, "Nurlan"), SandboxUser(5202, "Timur", language_code="kk")
     for user in (rep, former):
@@ -207,7 +189,7 @@ async def test_a_former_representative_cannot_confirm(bot_with_freshness, client
     assert (stored.confirm_asks, stored.last_confirmed_at) == (1, now - timedelta(days=120))
 
 
-async def test_needs_changes_points_to_the_secretariat_and_confirms_nothing(bot_with_freshness, client, session, session_factory, bot_settings) -> None:  # type: ignore[no-untyped-def]
+async def test_needs_changes_points_to_the_secretariat_and_confirms_nothing(running_bot, client, session, session_factory, bot_settings) -> None:  # type: ignore[no-untyped-def]
     now = utcnow()
     rep = SandboxUser(5301, "Leyla", language_code="az")
     await client.register(rep)
