@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -94,8 +96,24 @@ async def test_with_redis_a_restart_mid_registration_resumes(bot_settings, clien
 
 
 def _kardes(args: list[str], database_url: str, cwd) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": database_url}
-    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    """`kardes ARGS` in this process (call it in a thread: the commands run their own event loop).
+
+    The same `bot.cli.main` the console script runs, with the database in the environment; the
+    tests that need a real process (no token, a fresh checkout, the demo) start one."""
+    from bot.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    saved = os.environ.get("DATABASE_URL")
+    os.environ["DATABASE_URL"] = database_url
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(list(args))
+    finally:
+        if saved is None:
+            os.environ.pop("DATABASE_URL", None)
+        else:
+            os.environ["DATABASE_URL"] = saved
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
 async def test_import_command_reports_bad_rows_and_imports_nothing_then_round_trips(database_url, session, tmp_path) -> None:  # type: ignore[no-untyped-def]
