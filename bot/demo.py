@@ -7,6 +7,7 @@ import logging
 from collections.abc import Iterable
 
 from bot.config import Settings, load_settings
+from bot.process import serve
 from bot.sandbox.client import SandboxClient
 from bot.sandbox.server import SandboxServer
 from bot.sandbox.terminal import run_terminal
@@ -32,7 +33,6 @@ async def seed_sample_data(settings: Settings) -> None:
 
 async def run_demo(settings: Settings, script: Iterable[str] | None = None) -> None:
     """Start the sandbox and the bot against it, then chat in the terminal (or run `script`)."""
-    from bot.cli import serve
     from db.migrate import upgrade
 
     await asyncio.to_thread(upgrade, settings.database_url)

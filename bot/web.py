@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
+
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -17,13 +20,25 @@ def public_routes(session_factory: async_sessionmaker[AsyncSession], settings: S
             data = await public_atlas(session, settings.atlas_min_cell)
         return web.json_response(data, headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "public, max-age=300"})
 
-    routes = [web.get("/atlas.json", atlas)]
-    try:
-        from bot.services.calendar import ical_feed_handler
-    except ImportError:  # the events feature brings the calendar feed
-        return routes
-    routes.append(web.get("/ical/{token}.ics", ical_feed_handler(session_factory)))
-    return routes
+    return [web.get("/atlas.json", atlas), web.get("/ical/{token}.ics", ical_feed_handler(session_factory))]
+
+
+def ical_feed_handler(session_factory: async_sessionmaker[AsyncSession]) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """`GET /ical/{token}.ics`: a member's calendar feed, 404 for an unknown or revoked token."""
+    from bot.services.calendar import member_feed
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        token = request.match_info.get("token", "")
+        async with session_factory() as session:
+            body = await member_feed(session, token, datetime.now(timezone.utc))
+        if body is None:
+            return web.Response(status=404, text="Not found")
+        return web.Response(
+            body=body, content_type="text/calendar", charset="utf-8",
+            headers={"Cache-Control": "private, max-age=300", "X-Robots-Tag": "noindex"},
+        )
+
+    return handle
 
 
 async def start_http(routes: list[web.RouteDef], host: str, port: int) -> web.AppRunner:

@@ -10,7 +10,7 @@ are the nearest N overall.  A search with a total reads the whole radius once.  
 statement has one fixed shape (coverings padded to MAX_CELLS ranges), so it is compiled, and
 prepared on PostgreSQL, once.
 
-Text search folds in Python (bot.geo.text: Turkish dotted/dotless i, diacritics, Cyrillic to
+Text search folds in Python (db/text.py: Turkish dotted/dotless i, diacritics, Cyrillic to
 Latin) over the active organisations' names, translations, cities and categories; folded keys
 are memoised per string, so repeated searches over a few thousand rows cost a few milliseconds.
 """
@@ -24,11 +24,12 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, event, literal_column, or_, select, union_all
+from sqlalchemy import ColumnElement, bindparam, literal_column, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Event, EventStatus, Organisation
-from db.spatial import MAX_CELLS, cell_of, haversine_km, ranges_covering
+from db.spatial import MAX_CELLS, geo_cell_for, haversine_km, ranges_covering
+from db.text import fold, to_latin
 from db.types import utcnow
 
 KIND_EVENT = "event"
@@ -44,23 +45,6 @@ MAX_GROWTH = 6.0
 OVERSAMPLE = 1.5
 # Bound parameters per IN (...) list: well under SQLite's and asyncpg's limits.
 _CHUNK = 500
-
-
-def geo_cell_for(latitude: float | None, longitude: float | None) -> int | None:
-    """The spatial key for a row's coordinates (None when it has no location)."""
-    if latitude is None or longitude is None:
-        return None
-    return cell_of(latitude, longitude)
-
-
-@event.listens_for(Organisation, "before_insert")
-@event.listens_for(Organisation, "before_update")
-@event.listens_for(Event, "before_insert")
-@event.listens_for(Event, "before_update")
-def _keep_geo_cell_in_sync(_mapper: Any, _connection: Any, target: Organisation | Event) -> None:
-    # Whoever writes coordinates through the ORM gets a matching key, so nearby search
-    # never misses a row because a caller forgot to set geo_cell.
-    target.geo_cell = geo_cell_for(target.latitude, target.longitude)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,15 +77,11 @@ def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]
 @lru_cache(maxsize=65536)
 def search_key(text: str) -> str:
     """Folded, transliterated key of one string (memoised: names repeat across searches)."""
-    from bot.geo import to_latin  # imported late: db/ must not load bot/ at import time
-
     return to_latin(text.replace("_", " "))
 
 
 def query_tokens(text: str) -> list[str]:
     """The folded words of a search query."""
-    from bot.geo import fold
-
     return [key for key in (search_key(word) for word in fold(text).split()) if key]
 
 

@@ -294,6 +294,3 @@ class FsmRecord(Base):
     state: Mapped[str | None] = mapped_column(String(200))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-
-# Keep geo_cell in step with coordinates on every ORM write (listeners live with the spatial queries).
-import db.directory_repo  # noqa: E402,F401

@@ -199,3 +199,10 @@ def _compact(v: int) -> int:
     v = (v | (v >> 4)) & 0x00FF00FF00FF00FF
     v = (v | (v >> 8)) & 0x0000FFFF0000FFFF
     return (v | (v >> 16)) & 0xFFFFFFFF
+
+
+def geo_cell_for(latitude: float | None, longitude: float | None) -> int | None:
+    """The spatial key for a row's coordinates (None when it has no location)."""
+    if latitude is None or longitude is None:
+        return None
+    return cell_of(latitude, longitude)

@@ -386,6 +386,8 @@ async def test_the_feed_is_served_over_http(session_factory) -> None:  # type: i
     from aiohttp import web
     from aiohttp.test_utils import TestClient, TestServer
 
+    from bot.web import ical_feed_handler
+
     async with session_factory() as session:
         org = await add_org(session)
         rep, member = await add_member(session, 8200), await add_member(session, 8201)
@@ -394,7 +396,7 @@ async def test_the_feed_is_served_over_http(session_factory) -> None:  # type: i
         token = await cal.issue_token(session, member)
         await session.commit()
     app = web.Application()
-    app.router.add_get("/ical/{token}.ics", cal.ical_feed_handler(session_factory))
+    app.router.add_get("/ical/{token}.ics", ical_feed_handler(session_factory))
     async with TestClient(TestServer(app)) as client:
         response = await client.get(f"/ical/{token}.ics")
         assert response.status == 200 and response.content_type == "text/calendar"

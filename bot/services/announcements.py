@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import LOCALES
 from bot.geo import distance_km, validate_coordinates
+from bot.services.timeutil import quiet_until  # noqa: F401  (old home)
 from bot.telegram_format import EntityParseError, parse_formatted, utf16_len
 from db.models import Announcement, AnnouncementStatus, Delivery, DeliveryStatus, Member
 from db.repositories import Repo
@@ -139,25 +140,6 @@ async def audience_size(session: AsyncSession, audience: dict[str, Any]) -> int:
 
 
 # --- quiet hours -------------------------------------------------------------------------
-
-def quiet_until(member: Member, now: datetime) -> datetime | None:
-    """When the member's quiet hours end, if `now` falls inside them (in their time zone)."""
-    if not member.quiet_start or not member.quiet_end:
-        return None
-    zone = ZoneInfo(member.timezone or "UTC")
-    local = now.astimezone(zone)
-    start, end, clock = time.fromisoformat(member.quiet_start), time.fromisoformat(member.quiet_end), local.time()
-    if start == end:
-        return None
-    if start < end:  # within one day, e.g. 13:00–15:00
-        inside, wake_day = start <= clock < end, local.date()
-    else:  # across midnight, e.g. 22:00–08:00
-        inside = clock >= start or clock < end
-        wake_day = local.date() + timedelta(days=1) if clock >= start else local.date()
-    if not inside:
-        return None
-    return datetime.combine(wake_day, end, tzinfo=zone).astimezone(now.tzinfo)
-
 
 # --- scheduling --------------------------------------------------------------------------
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
 import icalendar
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.events import zone_of
 from db.models import Event, EventStatus, Member, Organisation, Rsvp, RsvpStatus
@@ -117,21 +116,3 @@ async def member_feed(session: AsyncSession, token: str, now: datetime) -> bytes
         .order_by(Event.starts_at, Event.id)
     )).all()
     return feed_ics([(event, organisation) for event, organisation in rows], now)
-
-
-def ical_feed_handler(session_factory: async_sessionmaker[AsyncSession]) -> Callable[[Any], Awaitable[Any]]:
-    """An aiohttp handler for `GET /ical/{token}.ics` (the web process serves it)."""
-    from aiohttp import web
-
-    async def handle(request: web.Request) -> web.StreamResponse:
-        token = request.match_info.get("token", "")
-        async with session_factory() as session:
-            body = await member_feed(session, token, datetime.now(timezone.utc))
-        if body is None:
-            return web.Response(status=404, text="Not found")
-        return web.Response(
-            body=body, content_type="text/calendar", charset="utf-8",
-            headers={"Cache-Control": "private, max-age=300", "X-Robots-Tag": "noindex"},
-        )
-
-    return handle

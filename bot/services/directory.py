@@ -11,6 +11,7 @@ from db.directory_repo import KIND_EVENT, KIND_ORGANISATION, KINDS, DirectoryRep
 from db.models import Event, Organisation
 
 from bot.geo import validate_coordinates
+from bot.services.vocab import ORGANISATION_CATEGORIES  # noqa: F401  (old home)
 
 __all__ = [
     "ORGANISATION_CATEGORIES",
@@ -27,17 +28,6 @@ __all__ = [
     "validate_radius",
 ]
 
-#: Category keys; their labels are translated in the locales.
-ORGANISATION_CATEGORIES: tuple[str, ...] = (
-    "cultural_centre",
-    "association",
-    "school",
-    "business",
-    "religious",
-    "media",
-    "student",
-    "official",
-)
 MIN_RADIUS_KM = 1
 MAX_RADIUS_KM = 500
 MAX_PAGE_SIZE = 50

@@ -9,13 +9,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.geo import City, distance_km, get_gazetteer, timezone_at, validate_coordinates
-from bot.services.registration import INTERESTS, SPOKEN_LANGUAGES
+from bot.services.members import member_event_data, members_by_telegram_ids  # noqa: F401  (old home)
+from bot.services.timeutil import in_quiet_hours, zone_of  # noqa: F401  (in_quiet_hours: old home)
+from bot.services.vocab import EVENT_CATEGORIES, EVENT_LANGUAGES
 from bot.services.roles import is_secretariat, represents
 from db.models import Event, EventStatus, Follow, Member, Organisation, Role, RoleName, Rsvp, RsvpStatus
 from db.repositories import Repo
@@ -29,9 +30,6 @@ CAPACITY_MAX = 100_000
 GUESTS_MAX = 3
 MAX_AHEAD = timedelta(days=730)
 MAX_DURATION = timedelta(days=14)
-# Event categories are the members' interests, so "interests match" is a plain comparison.
-EVENT_CATEGORIES = INTERESTS
-EVENT_LANGUAGES = SPOKEN_LANGUAGES
 REMINDER_24H = timedelta(hours=24)
 REMINDER_1H = timedelta(hours=1)
 # The radius search prefilters members with a box this wide; RADII_KM tops out at 100.
@@ -117,14 +115,6 @@ def clean_capacity(raw: str | None) -> int:
 def clean_reason(raw: str | None) -> str:
     """A rejection reason, 1–500 characters."""
     return _bounded(_CONTROL.sub("", (raw or "").strip()), REASON_MAX, "reason")
-
-
-def zone_of(name: str | None) -> ZoneInfo:
-    """The IANA zone, UTC when unknown."""
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 _FULL = (
@@ -792,40 +782,6 @@ async def event_audience(session: AsyncSession, event: Event) -> list[Member]:
     return sorted(audience.values(), key=lambda m: m.id)
 
 
-def in_quiet_hours(member: Member, now: datetime) -> bool:
-    """Whether it is the member's quiet time now, in their own time zone (ranges may cross midnight)."""
-    from bot.services.announcements import quiet_until
-
-    return quiet_until(member, now) is not None
-
-
-async def members_by_telegram_ids(session: AsyncSession, telegram_ids: list[int]) -> dict[int, Member]:
-    """Members behind these Telegram ids (those who have none are left out)."""
-    if not telegram_ids:
-        return {}
-    rows = await session.scalars(select(Member).where(Member.telegram_id.in_(telegram_ids)))
-    return {member.telegram_id: member for member in rows}
-
-
 async def get_organisation(session: AsyncSession, organisation_id: int) -> Organisation | None:
     """Any organisation by id."""
     return await session.get(Organisation, organisation_id)
-
-
-async def member_event_data(session: AsyncSession, member: Member) -> dict[str, Any]:
-    """The member's answers and follows, for /mydata (rows go with the member on /delete by ON DELETE CASCADE)."""
-    rsvps = (await session.execute(
-        select(Rsvp, Event.title, Event.starts_at).join(Event, Event.id == Rsvp.event_id)
-        .where(Rsvp.member_id == member.id).order_by(Rsvp.id)
-    )).all()
-    follows = (await session.scalars(select(Follow).where(Follow.member_id == member.id).order_by(Follow.id))).all()
-    return {
-        "rsvps": [
-            {"event_id": r.event_id, "event": title, "starts_at": starts_at.isoformat(), "status": r.status,
-             "guests": r.guests, "waitlisted": r.waitlisted}
-            for r, title, starts_at in rsvps
-        ],
-        "follows": [{"city_id": f.city_id, "organisation_id": f.organisation_id} for f in follows],
-        "reminders": member.notify_reminders,
-        "calendar_feed": member.ical_token is not None,
-    }

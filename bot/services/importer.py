@@ -32,7 +32,7 @@ import pycountry
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.directory import ORGANISATION_CATEGORIES
+from bot.services.vocab import ORGANISATION_CATEGORIES
 from db.directory_repo import DirectoryRepo, geo_cell_for
 from db.models import Event, EventStatus, Organisation
 from db.types import utcnow

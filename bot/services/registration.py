@@ -8,22 +8,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.geo import City, coarsen, get_gazetteer, timezone_at, validate_coordinates
-from db.models import Announcement, Delivery, FsmRecord, Member, Role
+from bot.services.members import erase_member, export_member_data, mark_blocked, profile_snapshot  # noqa: F401  (old home)
+from bot.services.vocab import (  # noqa: F401  (old home of the code lists)
+    DEFAULT_QUIET,
+    INTERESTS,
+    ORIGIN_COUNTRIES,
+    QUIET_PRESETS,
+    RADII_KM,
+    SPOKEN_LANGUAGES,
+)
+from db.models import Member
 from db.repositories import Repo
 from db.types import utcnow
 
 PRIVACY_VERSION = "2026-11"
 NAME_MAX = 64
-ORIGIN_COUNTRIES = ("TR", "AZ", "KZ", "KG", "UZ", "TM")
-SPOKEN_LANGUAGES = ("tr", "az", "kk", "ky", "uz", "tk", "tt", "ba", "ug", "crh", "ru", "en", "de")
-INTERESTS = ("culture", "education", "business", "religion", "youth", "sports", "media", "consular", "volunteering")
-RADII_KM = (5, 25, 100)
-QUIET_PRESETS: tuple[tuple[str, str] | None, ...] = (("22:00", "08:00"), ("23:00", "07:00"), ("21:00", "09:00"), None)
-DEFAULT_QUIET = ("22:00", "08:00")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
@@ -148,81 +150,3 @@ async def update_profile(session: AsyncSession, member: Member, changes: dict[st
         setattr(member, key, value)
     await session.flush()
     return member
-
-
-def profile_snapshot(member: Member) -> dict[str, Any]:
-    """Everything stored on the member row, as plain JSON values."""
-    return {
-        "telegram_id": member.telegram_id,
-        "display_name": member.display_name,
-        "language": member.locale,
-        "registered_at": member.registered_at.isoformat() if member.registered_at else None,
-        "consent": {"version": member.consent_version, "at": member.consent_at.isoformat() if member.consent_at else None},
-        "place": {
-            "city": member.city_name, "country": member.country_code,
-            "latitude": member.latitude, "longitude": member.longitude, "timezone": member.timezone,
-        },
-        "origin_country": member.origin_country,
-        "languages": list(member.languages or []),
-        "interests": list(member.interests or []),
-        "notifications": {
-            "announcements": member.notify_announcements, "events_near_me": member.notify_events,
-            "weekly_digest": member.digest_weekly,
-            "radius_km": member.radius_km, "quiet_hours": [member.quiet_start, member.quiet_end] if member.quiet_start else None,
-        },
-        "active": member.is_active,
-        "created_at": member.created_at.isoformat() if member.created_at else None,
-    }
-
-
-async def export_member_data(session: AsyncSession, member: Member) -> dict[str, Any]:
-    """The member's /mydata: profile, roles, RSVPs, follows and deliveries received."""
-    from bot.services.events import member_event_data
-
-    roles = (await session.scalars(select(Role).where(Role.member_id == member.id))).all()
-    deliveries = (
-        await session.execute(
-            select(Delivery, Announcement)
-            .join(Announcement, Announcement.id == Delivery.announcement_id)
-            .where(Delivery.member_id == member.id)
-            .order_by(Delivery.id)
-        )
-    ).all()
-    return {
-        "format": "kardes-mydata/1",
-        "exported_at": utcnow().isoformat(),
-        "profile": profile_snapshot(member),
-        "roles": [{"role": r.role, "organisation_id": r.organisation_id, "granted_at": r.granted_at.isoformat()} for r in roles],
-        **(await member_event_data(session, member)),
-        "deliveries": [
-            {
-                "announcement_id": d.announcement_id,
-                "status": d.status,
-                "sent_at": d.sent_at.isoformat() if d.sent_at else None,
-                "text": a.texts.get(member.locale or "en") or next(iter(a.texts.values()), None),
-            }
-            for d, a in deliveries
-        ],
-    }
-
-
-async def erase_member(session: AsyncSession, member: Member) -> None:
-    """Erase the member and every row that identifies them; keep only an anonymous audit line."""
-    telegram_id = member.telegram_id
-    await session.execute(delete(Delivery).where(Delivery.member_id == member.id))
-    await session.execute(delete(Role).where(Role.member_id == member.id))
-    await session.execute(delete(FsmRecord).where(FsmRecord.key.like(f"%:{telegram_id}:{telegram_id}:%")))
-    await session.delete(member)
-    await session.flush()
-    await Repo(session).audit.record("member.erased")
-
-
-async def mark_blocked(session: AsyncSession, telegram_id: int) -> bool:
-    """Telegram said 403 for this member: stop sending until they write again."""
-    member = await Repo(session).members.by_telegram_id(telegram_id)
-    if member is None or not member.is_active:
-        return False
-    member.is_active = False
-    await session.flush()
-    await Repo(session).audit.record("member.blocked_bot", actor_id=member.id)
-    return True

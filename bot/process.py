@@ -1,0 +1,79 @@
+"""The composition root: one process serving updates (polling or webhook) and/or the worker.
+
+`kardes run`, `kardes worker` and `kardes demo` all start here; the command line only parses
+arguments. The imports are inside `serve()` so that `kardes --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from bot.config import Settings
+
+log = logging.getLogger("kardes")
+
+
+async def serve(settings: Settings, stop: asyncio.Event, *, bot_updates: bool = True, worker: bool = True) -> None:
+    """Check the database, then until `stop` is set: take updates (polling, or the webhook when
+    WEBHOOK_URL is set) and/or run the worker (scheduler and its jobs)."""
+    from aiohttp import web
+
+    from bot.app import create_app, create_bot
+    from bot.commands import register_commands
+    from bot.runtime import create_webhook_app, run_polling, webhook_path
+    from bot.web import public_routes, start_http
+    from db.migrate import ensure_up_to_date
+    from jobs.context import JobContext, set_context
+    from jobs.scheduler import create_scheduler, install_standing_jobs
+
+    app = create_app(settings)
+    bot = create_bot(settings)
+    scheduler = None
+    try:
+        await ensure_up_to_date(app.engine)
+        me = await bot.get_me()
+        log.info("running as @%s against %s", me.username, settings.telegram_api_base)
+        if worker:
+            set_context(JobContext(settings, app.session_factory, bot, app.i18n))
+            scheduler = create_scheduler(settings.database_url)
+            scheduler.start()
+            install_standing_jobs(scheduler)
+            log.info("worker: scheduler started")
+        if not bot_updates:
+            await stop.wait()
+            return
+        await register_commands(bot, app.i18n, settings.default_locale)
+        if settings.webhook_url:
+            secret = settings.webhook_secret.get_secret_value()  # type: ignore[union-attr]
+            await bot.set_webhook(
+                settings.webhook_url, secret_token=secret,
+                allowed_updates=app.dispatcher.resolve_used_update_types(),
+            )
+            routes = public_routes(app.session_factory, settings)
+            web_app = create_webhook_app(bot, app.dispatcher, secret, webhook_path(settings.webhook_url), routes)
+            runner = web.AppRunner(web_app)
+            await runner.setup()
+            await web.TCPSite(runner, settings.webhook_host, settings.webhook_port).start()
+            log.info("webhook listening on %s:%s", settings.webhook_host, settings.webhook_port)
+            await stop.wait()
+            await runner.cleanup()
+        else:
+            http = None
+            if settings.http_port:
+                http = await start_http(public_routes(app.session_factory, settings), settings.webhook_host, settings.http_port)
+                log.info("public HTTP routes on port %s", settings.http_port)
+            try:
+                await run_polling(bot, app.dispatcher, stop)
+            finally:
+                if http is not None:
+                    await http.cleanup()
+    finally:
+        if scheduler is not None:
+            from jobs.announcements import stop_all
+
+            scheduler.shutdown(wait=False)
+            await stop_all()
+            set_context(None)
+        await bot.session.close()
+        await app.close()
