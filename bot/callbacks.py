@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from aiogram.filters.callback_data import CallbackData
 
+from db.models import RsvpStatus
+
 
 class LanguageCB(CallbackData, prefix="lang"):
     code: str
@@ -83,3 +85,40 @@ class AnnounceCB(CallbackData, prefix="ann"):
 class ScheduledCB(CallbackData, prefix="sched"):
     action: str  # cancel, edit
     id: int
+
+
+class FormCB(CallbackData, prefix="evf"):
+    """A button of the event form: a (action) org, city, day, skip, lang, done, cat, field, submit, discard."""
+
+    a: str
+    v: str = ""
+
+
+class RsvpCB(CallbackData, prefix="rsvp"):
+    id: int
+    s: str  # g: going, m: maybe, n: not going
+    n: int = -1  # guests; -1 keeps the current number
+
+
+class EventCB(CallbackData, prefix="ev"):
+    """ics, att (attendees), edit, cancel, cancel_yes, keep, fo/fc (follow organiser/city), remoff, feednew, feedoff."""
+
+    a: str
+    id: int = 0
+    o: int = 0
+
+
+class ModCB(CallbackData, prefix="mod"):
+    a: str  # ok or no
+    id: int
+
+
+class ConfirmOrgCB(CallbackData, prefix="fresh"):
+    """A representative's answer to "is the entry still correct?"."""
+
+    org_id: int
+    still_ok: bool
+
+
+#: RsvpCB.s codes and the statuses they stand for.
+RSVP_CODES = {"g": RsvpStatus.GOING.value, "m": RsvpStatus.MAYBE.value, "n": RsvpStatus.NOT_GOING.value}

@@ -26,3 +26,21 @@ class Announce(StatesGroup):
     when_input = State()
     photo = State()
     link = State()
+
+
+class EventForm(StatesGroup):
+    organisation = State()
+    title = State()
+    description = State()
+    venue = State()
+    start = State()
+    end = State()
+    languages = State()
+    category = State()
+    capacity = State()
+    link = State()
+    preview = State()
+
+
+class RejectForm(StatesGroup):
+    reason = State()

@@ -15,9 +15,12 @@ from bot.callbacks import CardCB, MapCB, NearbyCB, SearchCB
 from bot.geo import get_gazetteer
 from bot.i18n import escape, format_distance, format_when
 from bot.keyboards import TICK, share_location_keyboard
-from bot.labels import category_label, country_label, language_label
+from bot.labels import category_label
 from bot.replies import edit_text
 from bot.services import directory
+from bot.services import events as ev
+from bot.views.cards import event_card, organisation_card  # noqa: F401  (event_card: old home)
+from bot.views.events import event_card_view
 from db.models import Event, Member, Organisation
 
 router = Router(name="directory")
@@ -150,8 +153,6 @@ def _line(number: int, item: directory.DirectoryItem, locale: str, zone: str | N
 
 @router.callback_query(CardCB.filter())
 async def open_card(query: CallbackQuery, callback_data: CardCB, session: AsyncSession, member: Member | None, i18n: I18n) -> None:
-    from handlers.events import render_event_card  # events builds on the directory's cards
-
     locale = i18n.current_locale
     if callback_data.k == "o":
         organisation = await directory.get_organisation(session, callback_data.id)
@@ -166,48 +167,10 @@ async def open_card(query: CallbackQuery, callback_data: CardCB, session: AsyncS
         if event is None:
             await query.answer(_("This entry is no longer listed."), show_alert=True)
             return
-        text, markup = await render_event_card(session, event, member, locale)  # RSVP, calendar, follow, map
+        card = await ev.event_card(session, event, member)
+        text, markup = event_card_view(card, locale, member.timezone if member else None)  # RSVP, calendar, follow, map
     await query.message.answer(text, reply_markup=markup, disable_web_page_preview=True)  # type: ignore[union-attr]
     await query.answer()
-
-
-def organisation_card(organisation: Organisation, locale: str) -> str:
-    """Everything public about an organisation; every user-supplied field escaped."""
-    name = (organisation.name_translations or {}).get(locale) or organisation.name
-    lines = [f"🏛 <b>{escape(name)}</b>" + (" ✔️" if organisation.verified else "")]
-    if name != organisation.name:
-        lines.append(f"<i>{escape(organisation.name)}</i>")
-    lines.append(category_label(organisation.category))
-    if organisation.description:
-        lines.append("\n" + escape(organisation.description))
-    place = ", ".join(p for p in (organisation.address, organisation.city) if p)
-    lines.append("\n" + _("Address: {value}").format(value=escape(place or "—") + ", " + escape(country_label(organisation.country_code, locale))))
-    if organisation.languages:
-        lines.append(_("Languages: {value}").format(value=escape(", ".join(language_label(c, locale) for c in organisation.languages))))
-    for label, value in ((_("Phone: {value}"), organisation.phone), (_("Email: {value}"), organisation.email),
-                         (_("Website: {value}"), organisation.website), (_("Telegram: {value}"), organisation.telegram)):
-        if value:
-            lines.append(label.format(value=escape(value)))
-    return "\n".join(lines)
-
-
-def event_card(event: Event, host: Organisation | None, locale: str, zone: str | None) -> str:
-    """An event's public card, its time in the member's time zone (else the venue's)."""
-    lines = [f"📅 <b>{escape(event.title)}</b>"]
-    if host is not None:
-        lines.append(_("Organised by {name}").format(name=escape(host.name)))
-    when = format_when(event.starts_at, locale, zone or event.timezone, "full")
-    lines.append(_("When: {value}").format(value=when))
-    place = ", ".join(p for p in (event.venue, event.city) if p)
-    if place:
-        lines.append(_("Where: {value}").format(value=escape(place)))
-    if event.languages:
-        lines.append(_("Languages: {value}").format(value=escape(", ".join(language_label(c, locale) for c in event.languages))))
-    if event.description:
-        lines.append("\n" + escape(event.description))
-    if event.link:
-        lines.append(_("More: {value}").format(value=escape(event.link)))
-    return "\n".join(lines)
 
 
 @router.callback_query(MapCB.filter())

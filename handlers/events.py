@@ -14,11 +14,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
-from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
@@ -34,19 +32,41 @@ from aiogram.utils.i18n import ngettext
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.callbacks import MapCB
+from bot.callbacks import RSVP_CODES, EventCB, FormCB, ModCB, RsvpCB  # noqa: F401  (old home)
 from bot.config import Settings
 from bot.filters import CurrentMenu
 from bot.geo import get_gazetteer
-from bot.i18n import escape, format_when, resolve_locale
+from bot.i18n import escape, format_when
 from bot.keyboards import TICK, city_label
 from bot.labels import interest_label, language_label
 from bot.replies import edit_markup, edit_text
 from bot.services import calendar as cal
 from bot.services import events as ev
-from bot.services.registration import mark_blocked
+from bot.notify import send_rendered  # noqa: F401  (old home)
+from bot.states import EventForm, RejectForm  # noqa: F401  (old home)
+from bot.views.cards import event_card  # noqa: F401
+from bot.views.events import (  # noqa: F401  (old home of the event texts)
+    _expired,
+    approved_text,
+    attendees_view,
+    cancelled_text,
+    counts_line,
+    event_card_text,
+    event_card_view,
+    manage_keyboard,
+    moderation_keyboard,
+    moderation_text,
+    new_event_text,
+    promoted_text,
+    reason_text,
+    rejected_text,
+    reminder_keyboard,
+    reminder_text,
+    rsvp_keyboard,
+    status_label,
+)
 from bot.services.roles import is_secretariat, secretariat_chat_ids
-from db.models import Event, EventStatus, Member, Organisation, Rsvp, RsvpStatus
+from db.models import Event, EventStatus, Member, Organisation, RsvpStatus
 from db.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -59,250 +79,15 @@ PENDING_SHOWN = 10
 MAX_RETRY_AFTER = 30
 
 
-class EventForm(StatesGroup):
-    organisation = State()
-    title = State()
-    description = State()
-    venue = State()
-    start = State()
-    end = State()
-    languages = State()
-    category = State()
-    capacity = State()
-    link = State()
-    preview = State()
-
-
-class RejectForm(StatesGroup):
-    reason = State()
-
-
-class FormCB(CallbackData, prefix="evf"):
-    """A button of the event form: a (action) org, city, day, skip, lang, done, cat, field, submit, discard."""
-
-    a: str
-    v: str = ""
-
-
-class RsvpCB(CallbackData, prefix="rsvp"):
-    id: int
-    s: str  # g: going, m: maybe, n: not going
-    n: int = -1  # guests; -1 keeps the current number
-
-
-class EventCB(CallbackData, prefix="ev"):
-    """ics, att (attendees), edit, cancel, cancel_yes, keep, fo/fc (follow organiser/city), remoff, feednew, feedoff."""
-
-    a: str
-    id: int = 0
-    o: int = 0
-
-
-class ModCB(CallbackData, prefix="mod"):
-    a: str  # ok or no
-    id: int
-
-
 STEPS = ("title", "description", "venue", "start", "end", "languages", "category", "capacity", "link")
-RSVP_CODES = {"g": RsvpStatus.GOING.value, "m": RsvpStatus.MAYBE.value, "n": RsvpStatus.NOT_GOING.value}
-
-
-# --- texts shared with other senders ------------------------------------------------------
-
-def reason_text(reason: str) -> str:
-    """Why a value was refused, in the current locale."""
-    reasons = {
-        "title_empty": _("The title cannot be empty. Please send a title."),
-        "title_too_long": _("The title is too long: at most 120 characters, please."),
-        "description_empty": _("The description cannot be empty. Please send a few words about the event."),
-        "description_too_long": _("The description is too long: at most 2000 characters, please."),
-        "date_format": _("I could not read that date. Please type it like 25.12.2026 18:30, 2026-12-25 18:30 or 25/12 18:30."),
-        "nonexistent_time": _("That time does not exist on that day in the venue's time zone (the clocks change). Please choose another time."),
-        "past": _("That moment has already passed. Please give a time in the future."),
-        "too_far": _("That is more than two years ahead. Please give a date within the next two years."),
-        "end_before_start": _("The end must be after the start. Please send the end again, or skip."),
-        "too_long_duration": _("An event can last at most two weeks. Please send the end again, or skip."),
-        "link": _("That does not look like a web link. Please send a link such as https://example.org, or skip."),
-        "capacity": _("Please send the number of places as a whole number from 1 to 100000, or skip."),
-        "venue_not_found": _("I could not find that place. Type the address and the city separated by a comma, "
-                             "for example: Kulturhaus, Hauptstraße 5, Berlin. Or share the venue's location."),
-        "reason_empty": _("The reason cannot be empty. Please write why the event is rejected."),
-        "reason_too_long": _("The reason is too long: at most 500 characters, please."),
-        "no_room_for_guests": _("There are not enough free places for that many guests."),
-        "incomplete": _("The draft is incomplete. Please fill in every step."),
-    }
-    return reasons.get(reason, _("This menu has expired. Please start again."))
-
-
-def _expired() -> str:
-    return _("This menu has expired. Please start again.")
-
-
-def counts_line(counts: ev.RsvpCounts | None, capacity: int | None) -> str | None:
-    """"12 going (+3 guests) · 4 maybe · 2 waiting · 5 places left"; capacity alone in a preview."""
-    if counts is None:
-        return _("Places: {count}").format(count=capacity) if capacity else None
-    parts = [_("{count} going").format(count=counts.going)]
-    if counts.guests:
-        parts[0] += " " + ngettext("(+{count} guest)", "(+{count} guests)", counts.guests).format(count=counts.guests)
-    if counts.maybe:
-        parts.append(_("{count} maybe").format(count=counts.maybe))
-    if counts.waitlisted:
-        parts.append(_("{count} on the waitlist").format(count=counts.waitlisted))
-    if counts.capacity is not None:
-        left = counts.seats_left or 0
-        parts.append(ngettext("{count} place left", "{count} places left", left).format(count=left) if left else _("full"))
-    return "👥 " + " · ".join(parts)
-
-
-def event_card_text(event: Event, host: Organisation | None, locale: str, zone: str | None,
-                    counts: ev.RsvpCounts | None = None) -> str:
-    """The card members see: the directory's card, the category and the answers so far."""
-    from handlers.directory import event_card  # here, so directory.open_card may import this module
-
-    lines = [event_card(event, host, locale, zone)]
-    if event.category:
-        lines.append(_("Category: {value}").format(value=interest_label(event.category)))
-    line = counts_line(counts, event.capacity)
-    if line:
-        lines.append(line)
-    if event.status == EventStatus.CANCELLED.value:
-        lines.insert(0, _("❌ <b>Cancelled</b>"))
-    return "\n".join(lines)
-
-
-def rsvp_keyboard(event: Event, rsvp: Rsvp | None, following_org: bool = False, following_city: bool = False) -> InlineKeyboardMarkup:
-    """RSVP, guests, calendar, follow and map buttons for an event card."""
-    builder = InlineKeyboardBuilder()
-    rows: list[int] = []
-    if event.status == EventStatus.APPROVED.value:
-        current = rsvp.status if rsvp else None
-        for code, label in (("g", _("Going")), ("m", _("Maybe")), ("n", _("Not going"))):
-            mark = TICK if current == RSVP_CODES[code] else ""
-            builder.button(text=f"{mark}{label}", callback_data=RsvpCB(id=event.id, s=code))
-        rows.append(3)
-        if rsvp is not None and rsvp.status == RsvpStatus.GOING.value:
-            for guests in range(ev.GUESTS_MAX + 1):
-                mark = TICK if rsvp.guests == guests else ""
-                label = _("alone") if guests == 0 else f"+{guests}"
-                builder.button(text=f"{mark}{label}", callback_data=RsvpCB(id=event.id, s="g", n=guests))
-            rows.append(ev.GUESTS_MAX + 1)
-    builder.button(text=_("📅 Add to calendar"), callback_data=EventCB(a="ics", id=event.id))
-    rows.append(1)
-    builder.button(text=(TICK if following_org else "🔔 ") + _("Follow the organiser"), callback_data=EventCB(a="fo", id=event.id))
-    builder.button(text=(TICK if following_city else "🔔 ") + _("Follow the city"), callback_data=EventCB(a="fc", id=event.id))
-    rows.append(2)
-    if event.latitude is not None and event.longitude is not None:
-        builder.button(text=_("📍 Show on map"), callback_data=MapCB(k="e", id=event.id))
-        rows.append(1)
-    builder.adjust(*rows)
-    return builder.as_markup()
-
-
-async def render_event_card(session: AsyncSession, event: Event, member: Member | None, locale: str) -> tuple[str, InlineKeyboardMarkup]:
-    """Text and buttons of an event card for this member (call it from directory.open_card)."""
-    host = await session.get(Organisation, event.organisation_id)
-    counts = await ev.rsvp_counts(session, event)
-    rsvp = await ev.member_rsvp(session, member, event.id)
-    city_id = ev.event_city_id(event)
-    following_org = await ev.is_following(session, member, organisation_id=event.organisation_id)
-    following_city = city_id is not None and await ev.is_following(session, member, city_id=city_id)
-    text = event_card_text(event, host, locale, member.timezone if member else None, counts)
-    return text, rsvp_keyboard(event, rsvp, following_org, following_city)
-
-
-def reminder_text(event: Event, kind: str, locale: str, zone: str | None) -> str:
-    when = format_when(event.starts_at, locale, zone or event.timezone, "full")
-    place = escape(", ".join(p for p in (event.venue, event.city) if p) or "—")
-    if kind == "1h":
-        text = _("⏰ In about an hour: <b>{title}</b>\n{when}\n{place}")
-    else:
-        text = _("⏰ Tomorrow: <b>{title}</b>\n{when}\n{place}")
-    return text.format(title=escape(event.title), when=when, place=place)
-
-
-def reminder_keyboard(event: Event) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    builder.button(text=_("📅 Add to calendar"), callback_data=EventCB(a="ics", id=event.id))
-    builder.button(text=_("🔕 Stop event reminders"), callback_data=EventCB(a="remoff"))
-    builder.adjust(1)
-    return builder.as_markup()
-
-
-def new_event_text(event: Event, host: Organisation | None, locale: str, zone: str | None) -> str:
-    return _("🆕 A new event you may like:") + "\n\n" + event_card_text(event, host, locale, zone)
-
-
-def promoted_text(event: Event, locale: str, zone: str | None) -> str:
-    return _("🎉 A place has freed up: you are now going to <b>{title}</b> ({when}).").format(
-        title=escape(event.title), when=format_when(event.starts_at, locale, zone or event.timezone, "medium"))
-
-
-def cancelled_text(event: Event, locale: str, zone: str | None) -> str:
-    return _("❌ <b>{title}</b> ({when}) has been cancelled by the organisers.").format(
-        title=escape(event.title), when=format_when(event.starts_at, locale, zone or event.timezone, "medium"))
-
-
-def approved_text(event: Event) -> str:
-    return _("✅ Your event <b>{title}</b> was approved and is now listed.").format(title=escape(event.title))
-
-
-def rejected_text(event: Event) -> str:
-    return _("Your event <b>{title}</b> was not approved.\nReason: {reason}\n\nYou can edit it and send it again.").format(
-        title=escape(event.title), reason=escape(event.reject_reason or "—"))
-
-
-def manage_keyboard(event: Event) -> InlineKeyboardMarkup:
-    """A representative's buttons for one of their events."""
-    builder = InlineKeyboardBuilder()
-    builder.button(text=_("✏️ Edit"), callback_data=EventCB(a="edit", id=event.id))
-    if event.status != EventStatus.CANCELLED.value:
-        builder.button(text=_("❌ Cancel the event"), callback_data=EventCB(a="cancel", id=event.id))
-    builder.button(text=_("👥 Attendees"), callback_data=EventCB(a="att", id=event.id))
-    builder.adjust(2, 1)
-    return builder.as_markup()
-
-
-def moderation_keyboard(event: Event) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    builder.button(text=_("✅ Approve"), callback_data=ModCB(a="ok", id=event.id))
-    builder.button(text=_("❌ Reject"), callback_data=ModCB(a="no", id=event.id))
-    return builder.as_markup()
-
-
-def moderation_text(event: Event, host: Organisation | None, submitter: Member | None, locale: str, zone: str | None) -> str:
-    header = _("🗂 <b>To moderate</b> (event #{id}), from {organisation}, sent by {name}:").format(
-        id=event.id, organisation=escape(host.name if host else "—"), name=escape(submitter.display_name if submitter and submitter.display_name else "—"))
-    return header + "\n\n" + event_card_text(event, host, locale, zone)
 
 
 # --- sending to other members -------------------------------------------------------------
 
-async def send_rendered(bot: Bot, session: AsyncSession, i18n: I18n, member: Member,
-                        render: Callable[[str, str | None], tuple[str, InlineKeyboardMarkup | None]],
-                        document: tuple[bytes, str] | None = None) -> bool:
-    """Render a message in the member's language and time zone and send it; failures are logged,
-    a blocked bot marks the member inactive. True when it was delivered."""
-    locale = resolve_locale(member.locale, None, i18n.default_locale)
-    with i18n.context(), i18n.use_locale(locale):
-        text, markup = render(locale, member.timezone)
-    try:
-        for attempt in range(2):
-            try:
-                await bot.send_message(member.telegram_id, text, reply_markup=markup, disable_web_page_preview=True)
-                return True
-            except TelegramRetryAfter as error:
-                if attempt or error.retry_after > MAX_RETRY_AFTER:
-                    return False
-                await asyncio.sleep(error.retry_after)
-    except TelegramForbiddenError:
-        await mark_blocked(session, member.telegram_id)
-        return False
-    except TelegramAPIError as error:
-        log.warning("events: could not write to chat %s: %s", member.telegram_id, error)
-    except Exception:  # one recipient's network trouble must not stop the others
-        log.exception("events: sending to chat %s failed", member.telegram_id)
-    return False
+async def render_event_card(session: AsyncSession, event: Event, member: Member | None, locale: str) -> tuple[str, InlineKeyboardMarkup]:
+    """Text and buttons of an event card for this member."""
+    card = await ev.event_card(session, event, member)
+    return event_card_view(card, locale, member.timezone if member else None)
 
 
 async def announce_new_event(bot: Bot, session: AsyncSession, i18n: I18n, event: Event, now: datetime) -> tuple[int, int]:
@@ -775,15 +560,6 @@ def _decision_refusal(error: Exception) -> str:
     return _("Only the secretariat can do this.")
 
 
-def status_label(status: str) -> str:
-    return {
-        EventStatus.PENDING.value: _("waiting for moderation"),
-        EventStatus.APPROVED.value: _("approved"),
-        EventStatus.REJECTED.value: _("rejected"),
-        EventStatus.CANCELLED.value: _("cancelled"),
-    }.get(status, status)
-
-
 @router.callback_query(ModCB.filter(F.a == "ok"))
 async def approve(query: CallbackQuery, callback_data: ModCB, session: AsyncSession, member: Member | None, bot: Bot,
                   settings: Settings, i18n: I18n) -> None:
@@ -960,24 +736,6 @@ def _is_attendee_list(message: Any) -> bool:
     markup = getattr(message, "reply_markup", None)
     return bool(markup) and all(
         (b.callback_data or "").startswith("ev:att:") for row in markup.inline_keyboard for b in row)
-
-
-def attendees_view(event: Event, page: ev.AttendeePage) -> tuple[str, InlineKeyboardMarkup | None]:
-    """One page of the attendee list: 50 names of at most 48 characters stay well below Telegram's 4096 (counted after parsing)."""
-    lines = [_("<b>{title}</b>: {count} answered going or maybe").format(title=escape(event.title), count=page.total)]
-    for number, person in enumerate(page.items, start=page.offset + 1):
-        mark = "⏳" if person.waitlisted else ("✅" if person.status == RsvpStatus.GOING.value else "🤔")
-        guests = f" +{person.guests}" if person.guests else ""
-        lines.append(f"{number}. {mark} {escape(person.name[:48])}{guests}")
-    if not page.items:
-        lines.append(_("Nobody yet."))
-    builder = InlineKeyboardBuilder()
-    if page.offset > 0:
-        builder.button(text="◀", callback_data=EventCB(a="att", id=event.id, o=max(0, page.offset - page.limit)))
-    if page.has_next:
-        builder.button(text="▶", callback_data=EventCB(a="att", id=event.id, o=page.offset + page.limit))
-    markup = builder.as_markup() if (page.offset > 0 or page.has_next) else None
-    return "\n".join(lines), markup
 
 
 # --- members: RSVP, calendar, follow, reminders --------------------------------------------

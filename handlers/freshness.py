@@ -1,57 +1,23 @@
-"""Representatives answer "is your organisation's entry still correct?" (asked by jobs/freshness.py).
-
-The texts and the keyboard are built here with `_()`; the job renders them inside
-`i18n.use_locale(...)`, so one module holds every string of the feature.
-"""
+"""Representatives answer "is your organisation's entry still correct?" (asked by jobs/freshness.py,
+with the texts of bot/views/notices.py)."""
 
 from __future__ import annotations
 
 from aiogram import Router
-from aiogram.filters.callback_data import CallbackData
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.callbacks import ConfirmOrgCB
 from bot.i18n import escape
 from bot.replies import edit_text
 from bot.services.freshness import confirm
 from bot.services.roles import represents
 from db.models import Member, Organisation
+from bot.views.notices import ask_text, confirmation_keyboard, hidden_notice  # noqa: F401  (old home)
 from db.types import utcnow
 
 router = Router(name="freshness")
-
-
-class ConfirmOrgCB(CallbackData, prefix="fresh"):
-    org_id: int
-    still_ok: bool
-
-
-def ask_text(org: Organisation) -> str:
-    """The request a representative receives."""
-    return _(
-        "Every three months we ask representatives to check their organisation's entry in the directory.\n\n"
-        "Is the entry for <b>{name}</b> still correct?\n\n"
-        "If nobody answers three requests, the entry is hidden from the directory."
-    ).format(name=escape(org.name))
-
-
-def confirmation_keyboard(org_id: int) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    builder.button(text=_("✅ Still correct"), callback_data=ConfirmOrgCB(org_id=org_id, still_ok=True))
-    builder.button(text=_("✏️ Needs changes"), callback_data=ConfirmOrgCB(org_id=org_id, still_ok=False))
-    builder.adjust(1)
-    return builder.as_markup()
-
-
-def hidden_notice(org: Organisation, had_representatives: bool) -> str:
-    """What the secretariat is told when an organisation is hidden."""
-    if had_representatives:
-        text = _("<b>{name}</b> was hidden from the directory: its representatives did not answer three requests to confirm the entry.")
-    else:
-        text = _("<b>{name}</b> was hidden from the directory after three requests to confirm the entry: it has no representative who could answer.")
-    return text.format(name=escape(org.name))
 
 
 @router.callback_query(ConfirmOrgCB.filter())

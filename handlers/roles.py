@@ -14,7 +14,7 @@ from bot.i18n import escape
 from bot.services import events as ev
 from bot.services.roles import is_secretariat
 from db.models import Member, Organisation
-from handlers.events import send_rendered
+from bot.notify import send_rendered
 
 router = Router(name="roles")
 

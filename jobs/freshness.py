@@ -14,11 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import create_i18n, resolve_locale
 from bot.services.freshness import due_for_confirmation, hide_stale, record_ask
-from bot.services.registration import mark_blocked
+from bot.services.members import mark_blocked
 from bot.services.roles import representative_chat_ids, secretariat_chat_ids
+from bot.views.notices import ask_text, confirmation_keyboard, hidden_notice
 from db.repositories import Repo
 from db.types import utcnow
-from handlers.freshness import ask_text, confirmation_keyboard, hidden_notice
 from jobs.context import JobContext, get_context
 
 log = logging.getLogger(__name__)

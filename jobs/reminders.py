@@ -7,9 +7,10 @@ import logging
 from datetime import datetime
 
 from bot.i18n import create_i18n
+from bot.notify import send_rendered
 from bot.services.events import due_reminders, mark_reminded
+from bot.views.events import reminder_keyboard, reminder_text
 from db.types import utcnow
-from handlers.events import reminder_keyboard, reminder_text, send_rendered
 from jobs.context import JobContext, get_context
 
 log = logging.getLogger(__name__)

@@ -785,3 +785,26 @@ async def event_audience(session: AsyncSession, event: Event) -> list[Member]:
 async def get_organisation(session: AsyncSession, organisation_id: int) -> Organisation | None:
     """Any organisation by id."""
     return await session.get(Organisation, organisation_id)
+
+
+@dataclass
+class EventCard:
+    """What an event card shows one member: the event, its host, the answers so far, theirs, and follows."""
+
+    event: Event
+    host: Organisation | None
+    counts: RsvpCounts
+    rsvp: Rsvp | None
+    following_org: bool
+    following_city: bool
+
+
+async def event_card(session: AsyncSession, event: Event, member: Member | None) -> EventCard:
+    """Everything an event card needs for this member (the view renders it)."""
+    host = await session.get(Organisation, event.organisation_id)
+    counts = await rsvp_counts(session, event)
+    rsvp = await member_rsvp(session, member, event.id)
+    city_id = event_city_id(event)
+    following_org = await is_following(session, member, organisation_id=event.organisation_id)
+    following_city = city_id is not None and await is_following(session, member, city_id=city_id)
+    return EventCard(event, host, counts, rsvp, following_org, following_city)
