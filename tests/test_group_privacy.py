@@ -177,3 +177,20 @@ async def test_a_bot_removed_from_a_group_does_not_mark_the_member_blocked(runni
     await client.send(owner, f"/profile@{BOT_NAME}", chat=GROUP, settle=QUICK, timeout=2)
     async with session_factory() as fresh:
         assert (await fresh.get(Member, member.id)).is_active is True  # type: ignore[union-attr]
+
+
+async def test_the_command_menu_in_groups_offers_only_the_public_commands(bot_settings, client) -> None:  # type: ignore[no-untyped-def]
+    from bot.app import create_bot
+    from bot.commands import register_commands
+
+    bot = create_bot(bot_settings)
+    try:
+        await register_commands(bot, I18N, "en")
+    finally:
+        await bot.session.close()
+    member = SandboxUser(8005, "Dana", language_code="ky")
+    await client.create_chat(GROUP, [member])
+    in_group = await client.commands(member, chat=GROUP)
+    assert {c["command"] for c in in_group} == set(GROUP_COMMANDS)
+    assert next(c for c in in_group if c["command"] == "help")["description"] == tr("What this bot can do", "ky")
+    assert {"profile", "mydata", "delete"} <= {c["command"] for c in await client.commands(member)}

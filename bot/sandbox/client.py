@@ -353,10 +353,11 @@ class SandboxClient:
                 raise TimeoutError(f"condition not met in chat {chat_id} within {timeout}s")
             await asyncio.sleep(interval)
 
-    async def commands(self, user: SandboxUser) -> list[dict[str, str]]:
-        """The command menu the user's client would show (scope/language fallback)."""
+    async def commands(self, user: SandboxUser, *, chat: ChatRef = None) -> list[dict[str, str]]:
+        """The command menu the user's client would show, in the private chat or in ``chat`` (scope/language fallback)."""
         await self.register(user)
-        data = await self._request("GET", f"/sandbox/users/{user.id}/commands")
+        query = f"?chat_id={_chat_id(chat, user)}" if chat is not None else ""
+        data = await self._request("GET", f"/sandbox/users/{user.id}/commands{query}")
         return list(data["commands"])
 
     # ------------------------------------------------------------ failures & stats

@@ -27,8 +27,8 @@ Control API (JSON in, JSON out; errors are ``{"ok": false, "error": "..."}``)
         body: ``message_id`` and ``data`` or ``text`` (the button's label)
     ``POST /sandbox/users/{user_id}/forge_callback``   body: ``message_id``, ``data``;
         arbitrary data, as a modified client could send
-    ``GET  /sandbox/users/{user_id}/commands``         the command menu the user's
-        client would display (Telegram's scope/language fallback)
+    ``GET  /sandbox/users/{user_id}/commands[?chat_id=N]`` the command menu the user's
+        client would display in the private chat or in group N (Telegram's scope/language fallback)
         Every inbound action answers ``{"update_id": int | null, "chat_id", "seq",
         "message_id"?, "callback_query_id"?}``; ``update_id`` is null when the bot's
         ``allowed_updates`` filtered the update out (Telegram never creates it).
@@ -1728,12 +1728,21 @@ class SandboxServer:
             "webhook_reply_errors": self._counters["webhook_reply_errors"],
         }
 
-    def visible_commands(self, user_id: int) -> list[dict[str, str]]:
-        """Commands a user's client shows in a private chat (Telegram's fallback order)."""
+    def visible_commands(self, user_id: int, chat_id: int | None = None) -> list[dict[str, str]]:
+        """Commands a user's client shows in a private chat, or in the group ``chat_id`` (Telegram's fallback order)."""
         user = self._users.get(user_id)
         language = (user.language_code or "")[:2] if user else ""
-        scopes = [_scope_key({"type": "chat", "chat_id": user_id}),
-                  _scope_key({"type": "all_private_chats"}), _scope_key({"type": "default"})]
+        chat = self._chats.get(chat_id) if chat_id is not None else None
+        if chat is not None and not chat.is_private:
+            admin = chat.members.get(user_id) in ("creator", "administrator")
+            scopes = [_scope_key({"type": "chat_member", "chat_id": chat.id, "user_id": user_id}),
+                      *([_scope_key({"type": "chat_administrators", "chat_id": chat.id})] if admin else []),
+                      _scope_key({"type": "chat", "chat_id": chat.id}),
+                      *([_scope_key({"type": "all_chat_administrators"})] if admin else []),
+                      _scope_key({"type": "all_group_chats"}), _scope_key({"type": "default"})]
+        else:
+            scopes = [_scope_key({"type": "chat", "chat_id": user_id}),
+                      _scope_key({"type": "all_private_chats"}), _scope_key({"type": "default"})]
         for scope in scopes:
             for lang in ([language, ""] if language else [""]):
                 if (scope, lang) in self._commands:
@@ -1787,7 +1796,9 @@ class SandboxServer:
         return await _control(request, run)
 
     async def _c_commands(self, request: web.Request) -> web.Response:
-        return await _control(request, lambda body, uid: {"commands": self.visible_commands(uid)})
+        chat_id = request.query.get("chat_id")
+        return await _control(request, lambda body, uid: {
+            "commands": self.visible_commands(uid, int(chat_id) if chat_id else None)}, read_body=False)
 
     async def _c_wait(self, request: web.Request) -> web.Response:
         try:
