@@ -36,13 +36,22 @@ def _factories() -> dict[str, type[CallbackData]]:
     return found
 
 
+_known: dict[str, type[CallbackData]] = {}
+
+
+def _factory(prefix: str) -> type[CallbackData] | None:
+    """The factory of a prefix; the registry is walked again when a prefix is new (factories defined later)."""
+    if prefix not in _known:
+        _known.update(_factories())
+    return _known.get(prefix)
+
+
 def ids_in_range(data: str | None) -> bool:
     """False when the payload belongs to one of our factories and one of its numbers is out of range."""
     if not data:
         return True
-    factories = _factories()
-    for separator in {getattr(cls, "__separator__", ":") for cls in factories.values()}:
-        cls = factories.get(data.split(separator, 1)[0])
+    for separator in {getattr(cls, "__separator__", ":") for cls in (_known or _factories()).values()}:
+        cls = _factory(data.split(separator, 1)[0])
         if cls is None or getattr(cls, "__separator__", ":") != separator:
             continue
         try:

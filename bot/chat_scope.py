@@ -3,7 +3,8 @@
 Deny by default. In a group, supergroup or channel only the public commands and buttons below
 run; any other command addressed to the bot gets a short answer in the sender's language with
 a button that opens the private chat, and shows nothing about anyone. Other group talk (the
-bot sees all of it when it is an administrator) is dropped before it costs a database session.
+bot sees all of it when it is an administrator) and commands the bot does not have are dropped
+before they cost a database session.
 
 Public in groups, and why:
 - ``/help``: the list of commands, the same for everyone;
@@ -16,11 +17,13 @@ A new command or button is private until it is added here.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, Awaitable, Callable
 
-from aiogram import BaseMiddleware, Bot, Dispatcher
+from aiogram import BaseMiddleware, Bot, Dispatcher, Router
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyParameters, TelegramObject, Update
 from aiogram.utils.i18n import I18n
 
@@ -36,18 +39,32 @@ def is_private(message: Message | None) -> bool:
     return message is not None and message.chat.type == ChatType.PRIVATE
 
 
+_COMMAND = re.compile(r"/([A-Za-z0-9_]+)(?:@([A-Za-z0-9_]+))?(?=\s|$)")
+
+
 async def addressed_command(message: Message, bot: Bot) -> str | None:
-    """The command name if the message is a command for this bot ("/atlas", "/atlas@this_bot"), else None."""
-    text = message.text or ""
-    if not text.startswith("/"):
+    """The command name if the message is a command for this bot ("/atlas", "/atlas@this_bot"), else None.
+
+    Read as aiogram's Command filter reads it: case-sensitive name, case-insensitive mention.
+    """
+    match = _COMMAND.match(message.text or "")
+    if match is None:
         return None
-    head = text[1:].split(maxsplit=1)[0] if len(text) > 1 else ""
-    name, _at, mention = head.partition("@")
-    if not name:
-        return None
+    name, mention = match.groups()
     if mention and mention.lower() != ((await bot.me()).username or "").lower():
         return None  # meant for another bot in the same group
-    return name.lower()
+    return name
+
+
+def known_commands(dispatcher: Router) -> frozenset[str]:
+    """Every command some message handler answers, read from the routers' Command filters."""
+    found: set[str] = set()
+    for router in dispatcher.chain_tail:
+        for handler in router.message.handlers:
+            for flt in handler.filters or []:
+                if isinstance(flt.callback, Command):
+                    found |= {c if isinstance(c, str) else c.command for c in flt.callback.commands if not isinstance(c, re.Pattern)}
+    return frozenset(found)
 
 
 def _event_message(update: Update) -> Message | None:
@@ -55,16 +72,25 @@ def _event_message(update: Update) -> Message | None:
 
 
 class GroupChatterFilter(BaseMiddleware):
-    """Update level, before the database session: drop group and channel messages that are not commands for us."""
+    """Update level, before the database session: drop group and channel messages that are not our commands.
+
+    A bare "/roll" in a group with several bots may be meant for another one: only commands
+    this bot has a handler for are answered.
+    """
+
+    def __init__(self) -> None:
+        self._commands: frozenset[str] | None = None
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
         message = _event_message(event)
         if message is None or is_private(message):
             return await handler(event, data)
-        if event.message is not None and await addressed_command(message, data["bot"]) is not None:
+        if self._commands is None:
+            self._commands = known_commands(data["dispatcher"])
+        if event.message is not None and await addressed_command(message, data["bot"]) in self._commands:
             return await handler(event, data)
-        return None  # edits, channel posts and chatter in groups: nothing for us to do
+        return None  # edits, channel posts, chatter and other bots' commands in groups: nothing for us to do
 
 
 class PrivateOnly(BaseMiddleware):

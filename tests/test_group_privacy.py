@@ -159,7 +159,7 @@ async def test_group_chatter_locations_and_other_bots_commands_get_no_answer(run
     owner = SandboxUser(SECRETARIAT, "Zhibek", language_code="kk")
     await client.create_chat(GROUP, [owner])
     await client.add_bot(GROUP, by=owner, admin=True)  # an administrator bot sees every message
-    for text in ("hello everyone", "Zhibekqyz", "/profile@another_bot", "12"):
+    for text in ("hello everyone", "Zhibekqyz", "/profile@another_bot", "/roll", "/ profile", "12"):
         assert await client.send(owner, text, chat=GROUP, settle=QUICK, timeout=1.5) == [], text
     assert await client.share_location(owner, 52.52, 13.40, chat=GROUP, settle=QUICK, timeout=1.5) == []
     # The private chat is unchanged: /profile there shows the member's own data.

@@ -115,3 +115,18 @@ def test_capacity_refuses_odd_input_with_its_reason(text: str) -> None:
 def test_capacity_reads_grouped_and_plain_numbers() -> None:
     assert clean_capacity("1 000", "ru") == 1000
     assert clean_capacity("25") == 25
+
+
+def test_times_are_read_in_ascii_digits_only() -> None:
+    from datetime import datetime, time, timezone
+
+    from bot.services.events import parse_local
+    from bot.timeparse import parse_clock
+
+    assert parse_clock("18:30") == time(18, 30)
+    assert parse_clock("１８:３０") is None and parse_clock("¹8:30") is None
+    now = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    assert parse_local("25.12.2026 18:30", "Europe/Berlin", now) == datetime(2026, 12, 25, 18, 30)
+    for text in ("２５.１２.２０２６ １８:３０", "25.12.2026 1⁸:30", "٢٥.١٢.٢٠٢٦ ١٨:٣٠"):
+        with pytest.raises(InvalidEventField):
+            parse_local(text, "Europe/Berlin", now)

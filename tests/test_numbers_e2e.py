@@ -83,6 +83,10 @@ async def test_an_unknown_organisation_id_in_range_is_named_not_crashed(running_
     biggest = 2**31 - 1  # the largest id an INTEGER column holds on PostgreSQL
     assert plain(await client.send(secretary, f"/trust {biggest}")) == tr("There is no organisation with id {id}.").format(id=biggest)
     assert plain(await client.send(secretary, f"/grant 5 {biggest}")) == tr("There is no organisation with id {id}.").format(id=biggest)
+    # One more does not fit PostgreSQL's INTEGER (asyncpg raised): the usage, on both databases.
+    assert plain(await client.send(secretary, f"/trust {biggest + 1}")) == tr("Usage: /{command} <organisation id>").format(command="trust")
+    assert plain(await client.send(secretary, f"/grant 5 {biggest + 1}")) == tr(
+        "Usage: /{command} <Telegram id> <organisation id>").format(command="grant")
 
 
 async def reach_capacity_step(client, rep: SandboxUser) -> None:  # type: ignore[no-untyped-def]
@@ -141,6 +145,9 @@ async def test_forged_buttons_with_huge_ids_get_a_clear_answer(running_bot, clie
 
 def test_numbers_in_button_payloads_are_range_checked_by_prefix() -> None:
     from bot.button_ids import ids_in_range
+    from handlers import get_routers
+
+    get_routers()  # imports every module that defines a factory, as the bot does
 
     assert ids_in_range("card:o:12") and ids_in_range("rsvp:5:g:-1") and ids_in_range("lang:kk") and ids_in_range("other:1")
     assert ids_in_range(f"card:o:{2**31 - 1}")
