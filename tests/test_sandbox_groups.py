@@ -167,3 +167,15 @@ async def test_the_bot_may_delete_members_messages_only_as_an_administrator(bot,
         await instance.delete_message(GROUP.id, command_id)
     await client.set_bot_status(GROUP, "administrator", by=ALICE)
     assert await instance.delete_message(GROUP.id, command_id) is True
+
+
+async def test_the_terminal_chat_can_move_into_a_group_and_back(bot, client) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    from bot.sandbox.terminal import run_terminal
+
+    out = io.StringIO()
+    await run_terminal(client, lines=["/hello", "/group Kazakhs", "/hello", "1", "/private", "/hello"], out=out, first_name="Demo")
+    transcript = out.getvalue()
+    assert transcript.index("bot: Hello, private") < transcript.index("bot: Hello, supergroup") < transcript.index("[toast] Demo waved")
+    assert transcript.count("bot: Hello, private") == 2
