@@ -60,11 +60,11 @@ class App:
 
 
 def create_dispatcher(settings: Settings, session_factory: async_sessionmaker[AsyncSession], i18n: I18n) -> Dispatcher:
-    """The Dispatcher with middlewares in order: throttle, group chatter, db session, member, locale,
+    """The Dispatcher with middlewares in order: group chatter, throttle, db session, member, locale,
     private-only rules (bot/chat_scope.py), then for buttons the id range check and the button guard."""
     dp = Dispatcher(storage=create_storage(settings, session_factory), settings=settings, session_factory=session_factory)
+    dp.update.outer_middleware(GroupChatterFilter())  # first: group talk must not even count towards the throttle
     dp.update.outer_middleware(ThrottleMiddleware(i18n, settings.throttle_rate, settings.throttle_burst))
-    dp.update.outer_middleware(GroupChatterFilter())
     dp.update.outer_middleware(DbSessionMiddleware(session_factory))
     dp.update.outer_middleware(MemberMiddleware())
     LocaleMiddleware(i18n).setup(dp)

@@ -194,3 +194,16 @@ async def test_the_command_menu_in_groups_offers_only_the_public_commands(bot_se
     assert {c["command"] for c in in_group} == set(GROUP_COMMANDS)
     assert next(c for c in in_group if c["command"] == "help")["description"] == tr("What this bot can do", "ky")
     assert {"profile", "mydata", "delete"} <= {c["command"] for c in await client.commands(member)}
+
+
+async def test_a_flood_of_group_talk_is_not_answered_not_even_with_the_throttle_warning(running_bot, client, sandbox, session) -> None:  # type: ignore[no-untyped-def]
+    await seed(session)
+    owner = SandboxUser(SECRETARIAT, "Zhibek", language_code="kk")
+    await client.create_chat(GROUP, [owner])
+    await client.add_bot(GROUP, by=owner, admin=True)
+    for number in range(120):  # more than the test throttle's burst of 50, all at once
+        sandbox.user_text(owner.id, f"message {number}", chat_id=GROUP.id)
+    answered = await client.send(owner, f"/help@{BOT_NAME}", chat=GROUP, settle=QUICK, timeout=20)
+    assert len(texts(answered)) == 1 and "/help" in texts(answered)[0], "only the command is answered"
+    said = [e["plain"] for e in await client.transcript(GROUP.id) if e.get("type") == "message"]
+    assert said == texts(answered), said
