@@ -1,10 +1,12 @@
 """Where each command may run: everything that shows or changes one member's data is private-chat-only.
 
-Deny by default. In a group, supergroup or channel only the public commands and buttons below
-run; any other command addressed to the bot gets a short answer in the sender's language with
-a button that opens the private chat, and shows nothing about anyone. Other group talk (the
-bot sees all of it when it is an administrator) and commands the bot does not have are dropped
-before they cost a database session.
+Deny by default. In a group or supergroup only the public commands and buttons below run; any
+other command addressed to the bot gets a short answer in the sender's language with a button
+that opens the private chat, and shows nothing about anyone. Other group talk (the bot sees all
+of it when it is an administrator) and commands the bot does not have are dropped before they
+cost a database session or count towards the sender's throttle. In a channel the bot answers
+nothing: a post there has no sender to answer, and whatever the bot wrote would be a public post.
+Buttons pressed in any chat but the private one get the same short answer as an alert.
 
 Public in groups, and why:
 - ``/help``: the list of commands, the same for everyone;
