@@ -580,7 +580,8 @@ async def venue_typed(message: Message, state: FSMContext, member: Member | None
 async def venue_city_chosen(query: CallbackQuery, callback_data: FormCB, state: FSMContext, member: Member | None, i18n: I18n) -> None:
     data = await state.get_data()
     city_id = parse_int(callback_data.v, ROW_ID)
-    city = get_gazetteer().get(city_id) if city_id in data.get("city_ids", []) else None
+    offered = not isinstance(city_id, NumberError) and city_id in data.get("city_ids", [])
+    city = get_gazetteer().get(city_id) if offered else None
     if city is None:
         await query.answer(_expired(), show_alert=True)
         return
