@@ -16,6 +16,8 @@ from aiogram.types import ErrorEvent
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.button_ids import ButtonIdsMiddleware
+from bot.chat_scope import GroupChatterFilter, PrivateOnly
 from bot.config import Settings
 from bot.fsm_storage import DatabaseStorage
 from bot.i18n import create_i18n, locale_from_telegram
@@ -58,12 +60,16 @@ class App:
 
 
 def create_dispatcher(settings: Settings, session_factory: async_sessionmaker[AsyncSession], i18n: I18n) -> Dispatcher:
-    """The Dispatcher with middlewares in order: throttle, db session, member, locale."""
+    """The Dispatcher with middlewares in order: group chatter, throttle, db session, member, locale,
+    private-only rules (bot/chat_scope.py), then for buttons the id range check and the button guard."""
     dp = Dispatcher(storage=create_storage(settings, session_factory), settings=settings, session_factory=session_factory)
+    dp.update.outer_middleware(GroupChatterFilter())  # first: group talk must not even count towards the throttle
     dp.update.outer_middleware(ThrottleMiddleware(i18n, settings.throttle_rate, settings.throttle_burst))
     dp.update.outer_middleware(DbSessionMiddleware(session_factory))
     dp.update.outer_middleware(MemberMiddleware())
     LocaleMiddleware(i18n).setup(dp)
+    PrivateOnly(i18n).setup(dp)
+    dp.callback_query.outer_middleware(ButtonIdsMiddleware(i18n))
     dp.callback_query.outer_middleware(ButtonGuardMiddleware(i18n))
     dp.include_routers(*get_routers())
     dp.errors.register(_on_error)
@@ -83,8 +89,11 @@ async def _on_error(event: ErrorEvent, i18n: I18n, session_factory: async_sessio
     update = event.update
     user = update.event.from_user if hasattr(update.event, "from_user") else None  # type: ignore[union-attr]
     if isinstance(event.exception, TelegramForbiddenError):
-        # They blocked the bot: stop writing to them until they write again.
-        if user is not None:
+        # They blocked the bot: stop writing to them until they write again. In a group a 403
+        # means the bot was removed from the group, which says nothing about the member.
+        message = update.message or (update.callback_query.message if update.callback_query else None)
+        in_private = message is None or message.chat.type == "private"
+        if user is not None and in_private:
             async with session_factory() as session:
                 await mark_blocked(session, user.id)
                 await session.commit()

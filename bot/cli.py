@@ -131,6 +131,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def _audience_from_args(pairs: list[str]) -> dict[str, object]:
     """countries=DE,FR cities=Berlin,Köln languages=kk origins=KZ interests=culture radius=52.52,13.40,50"""
+    from bot.services.numbers import ROW_ID, NumberError, parse_int
     from bot.services.registration import find_cities
 
     audience: dict[str, object] = {}
@@ -142,7 +143,8 @@ def _audience_from_args(pairs: list[str]) -> dict[str, object]:
         elif key == "cities":
             ids = []
             for name in values:
-                found = [int(name)] if name.isdigit() else [city.geoname_id for city in find_cities(name, limit=1)]
+                number = parse_int(name, ROW_ID)
+                found = [number] if not isinstance(number, NumberError) else [city.geoname_id for city in find_cities(name, limit=1)]
                 if not found:
                     raise ConfigError(f"unknown city {name!r} in --audience")
                 ids.extend(found)

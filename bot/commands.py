@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from aiogram import Bot
-from aiogram.types import BotCommand
+from aiogram.types import BotCommand, BotCommandScopeAllGroupChats
 from aiogram.utils.i18n import I18n
 
 from bot.config import LOCALES
@@ -50,14 +50,20 @@ _("Get all your data as a file")
 _("Erase all your data")
 
 
-def commands_for(i18n: I18n, locale: str) -> list[BotCommand]:
-    """The menu in one locale."""
-    return [BotCommand(command=name, description=i18n.gettext(text, locale=locale)) for name, text in COMMANDS]
+def commands_for(i18n: I18n, locale: str, *, in_groups: bool = False) -> list[BotCommand]:
+    """The menu in one locale; in groups only the public commands (bot/chat_scope.py)."""
+    from bot.chat_scope import GROUP_COMMANDS
+
+    return [BotCommand(command=name, description=i18n.gettext(text, locale=locale)) for name, text in COMMANDS
+            if not in_groups or name in GROUP_COMMANDS]
 
 
 async def register_commands(bot: Bot, i18n: I18n, default_locale: str) -> None:
-    """Set the menu for every language, and the default locale's for everyone else."""
+    """Set the menu for every language, and the default locale's for everyone else; groups get the public part."""
+    groups = BotCommandScopeAllGroupChats()
     await bot.set_my_commands(commands_for(i18n, default_locale))
+    await bot.set_my_commands(commands_for(i18n, default_locale, in_groups=True), scope=groups)
     for locale in LOCALES:
         await bot.set_my_commands(commands_for(i18n, locale), language_code=locale)
+        await bot.set_my_commands(commands_for(i18n, locale, in_groups=True), scope=groups, language_code=locale)
     log.info("command menu registered in %d languages", len(LOCALES))

@@ -52,8 +52,14 @@ class Settings(BaseSettings):
     def _parse_ids(cls, value: object) -> object:
         # Accept "1, 2 3" from the environment as well as a real list.
         if isinstance(value, str):
+            from bot.services.numbers import TELEGRAM_ID, NumberError, parse_int
+
             parts = value.replace(",", " ").split()
-            return frozenset(int(part) for part in parts)
+            ids = [parse_int(part, TELEGRAM_ID) for part in parts]
+            bad = [part for part, parsed in zip(parts, ids) if isinstance(parsed, NumberError)]
+            if bad:
+                raise ValueError(f"not Telegram user ids: {', '.join(bad)}")
+            return frozenset(ids)
         return value
 
     @field_validator("default_locale")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import time
 
-_CLOCK = re.compile(r"^(?P<H>[01]?\d|2[0-3])[:.](?P<M>[0-5]\d)$")
+_CLOCK = re.compile(r"^(?P<H>[01]?\d|2[0-3])[:.](?P<M>[0-5]\d)$", re.ASCII)  # ASCII: int() would read full-width digits
 
 
 def parse_clock(text: str) -> time | None:

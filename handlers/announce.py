@@ -24,6 +24,7 @@ from bot.keyboards import TICK
 from bot.labels import country_label, interest_label, language_label
 from bot.replies import edit_text
 from bot.services import announcements as ann
+from bot.services.numbers import COORDINATE_LAT, COORDINATE_LON, IntRange, NumberError, parse_decimal, parse_int
 from bot.services.registration import INTERESTS, SPOKEN_LANGUAGES, find_cities
 from bot.services.roles import is_secretariat
 from bot.states import Announce
@@ -35,6 +36,8 @@ from db.types import utcnow
 router = Router(name="announce")
 NOT_COMMAND = ~F.text.startswith("/")
 WEEKDAYS = range(7)
+WEEKDAY_RANGE = IntRange(0, 6)
+RADIUS_MAX_KM = 20000
 
 
 async def _secretariat(session: AsyncSession, member: Member | None, settings: Settings) -> bool:
@@ -283,9 +286,9 @@ async def composer(query: CallbackQuery, callback_data: AnnounceCB, state: FSMCo
             builder.button(text=weekday_name(index, locale), callback_data=AnnounceCB(action="weekday", value=str(index)))
         builder.adjust(4)
         await edit_text(message, _("On which day of the week?"), reply_markup=builder.as_markup())
-    elif action == "weekday" and value.isdigit() and int(value) in WEEKDAYS:
+    elif action == "weekday" and (weekday := parse_int(value, WEEKDAY_RANGE)) in WEEKDAYS:
         await state.set_state(Announce.when_input)
-        await state.update_data(ann_input="weekly", ann_weekday=int(value))
+        await state.update_data(ann_input="weekly", ann_weekday=weekday)
         zone = (member.timezone if member else None) or "UTC"
         await _close(query, _("Send the time of day in your time zone ({zone}), e.g. 09:00.").format(zone=escape(zone)))
         return
@@ -414,20 +417,15 @@ def parse_radius(text: str) -> dict[str, float] | None:
     words = text.replace(",", " ").split()
     if len(words) < 2:
         return None
-    try:
-        km = float(words[-1])
-    except ValueError:
+    km = parse_decimal(words[-1], 0, RADIUS_MAX_KM, low_inclusive=False)
+    if isinstance(km, NumberError):
         return None
-    if not 0 < km <= 20000:
-        return None
-    try:
-        if len(words) == 3:
-            lat, lon = float(words[0]), float(words[1])
-            if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-                return None
+    if len(words) == 3:
+        lat, lon = parse_decimal(words[0], *COORDINATE_LAT), parse_decimal(words[1], *COORDINATE_LON)
+        if not isinstance(lat, NumberError) and not isinstance(lon, NumberError):
             return {"lat": lat, "lon": lon, "km": km}
-    except ValueError:
-        pass
+        if parse_decimal(words[0], -1e9, 1e9) != NumberError.NOT_A_NUMBER:
+            return None  # numbers, but off the globe
     cities = find_cities(" ".join(words[:-1]), limit=1)
     if not cities:
         return None

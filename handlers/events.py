@@ -65,6 +65,7 @@ from bot.views.events import (  # noqa: F401  (old home of the event texts)
     rsvp_keyboard,
     status_label,
 )
+from bot.services.numbers import ROW_ID, NumberError, parse_int
 from bot.services.roles import is_secretariat, secretariat_chat_ids
 from db.models import Event, EventStatus, Member, Organisation, RsvpStatus
 from db.types import utcnow
@@ -295,7 +296,8 @@ async def submit_event_command(message: Message, state: FSMContext, session: Asy
 async def organisation_chosen(query: CallbackQuery, callback_data: FormCB, state: FSMContext, session: AsyncSession,
                               member: Member | None, i18n: I18n) -> None:
     organisations = {o.id: o for o in await ev.represented_organisations(session, member)}
-    organisation = organisations.get(int(callback_data.v)) if callback_data.v.isdigit() else None
+    organisation_id = parse_int(callback_data.v, ROW_ID)
+    organisation = organisations.get(organisation_id) if not isinstance(organisation_id, NumberError) else None
     if organisation is None or organisation.id not in (await state.get_data()).get("org_ids", []):
         await query.answer(_("Only a representative of this organisation can do this."), show_alert=True)
         return
@@ -362,8 +364,9 @@ async def venue_typed(message: Message, state: FSMContext, member: Member | None
 @router.callback_query(EventForm.venue, FormCB.filter(F.a == "city"), CurrentMenu())
 async def venue_city_chosen(query: CallbackQuery, callback_data: FormCB, state: FSMContext, member: Member | None, i18n: I18n) -> None:
     data = await state.get_data()
-    city_id = int(callback_data.v) if callback_data.v.isdigit() else None
-    city = get_gazetteer().get(city_id) if city_id in data.get("city_ids", []) else None
+    city_id = parse_int(callback_data.v, ROW_ID)
+    offered = not isinstance(city_id, NumberError) and city_id in data.get("city_ids", [])
+    city = get_gazetteer().get(city_id) if offered else None
     if city is None:
         await query.answer(_expired(), show_alert=True)
         return
@@ -461,7 +464,7 @@ async def category_chosen(query: CallbackQuery, callback_data: FormCB, state: FS
 
 @router.message(EventForm.capacity, F.text, NOT_COMMAND)
 async def capacity_given(message: Message, state: FSMContext, member: Member | None, i18n: I18n) -> None:
-    await _text_step(message, state, member, i18n, "capacity", ev.clean_capacity)
+    await _text_step(message, state, member, i18n, "capacity", lambda text: ev.clean_capacity(text, i18n.current_locale))
 
 
 @router.message(EventForm.link, F.text, NOT_COMMAND)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.i18n import escape
 from bot.services import events as ev
+from bot.services.numbers import ROW_ID, TELEGRAM_ID, NumberError, parse_int
 from bot.services.roles import is_secretariat
 from db.models import Member, Organisation
 from bot.notify import send_rendered
@@ -19,11 +20,15 @@ from bot.notify import send_rendered
 router = Router(name="roles")
 
 
-def _two_ids(command: CommandObject) -> tuple[int, int] | None:
+def _two_ids(command: CommandObject, locale: str) -> tuple[int, int] | None:
+    """A Telegram id and an organisation id, each in its column's range; None for anything else."""
     parts = (command.args or "").split()
-    if len(parts) != 2 or not all(part.isdigit() for part in parts):
+    if len(parts) != 2:
         return None
-    return int(parts[0]), int(parts[1])
+    telegram_id, organisation_id = parse_int(parts[0], TELEGRAM_ID, locale), parse_int(parts[1], ROW_ID, locale)
+    if isinstance(telegram_id, NumberError) or isinstance(organisation_id, NumberError):
+        return None
+    return telegram_id, organisation_id
 
 
 def granted_text(organisation: Organisation) -> str:
@@ -37,7 +42,7 @@ async def grant_or_revoke(message: Message, command: CommandObject, session: Asy
     if not await is_secretariat(session, member, settings.secretariat_ids):
         await message.answer(_("Only the secretariat can do this."))
         return
-    ids = _two_ids(command)
+    ids = _two_ids(command, i18n.current_locale)
     if ids is None:
         await message.answer(escape(_("Usage: /{command} <Telegram id> <organisation id>").format(command=command.command)))
         return
@@ -66,18 +71,19 @@ async def grant_or_revoke(message: Message, command: CommandObject, session: Asy
 
 
 @router.message(Command("trust", "untrust"))
-async def trust(message: Message, command: CommandObject, session: AsyncSession, member: Member | None, settings: Settings) -> None:
-    arg = (command.args or "").strip()
+async def trust(message: Message, command: CommandObject, session: AsyncSession, member: Member | None, settings: Settings,
+                i18n: I18n) -> None:
     if not await is_secretariat(session, member, settings.secretariat_ids):
         await message.answer(_("Only the secretariat can do this."))
         return
-    if not arg.isdigit():
+    organisation_id = parse_int(command.args, ROW_ID, i18n.current_locale)
+    if isinstance(organisation_id, NumberError):
         await message.answer(escape(_("Usage: /{command} <organisation id>").format(command=command.command)))
         return
     try:
-        organisation = await ev.set_trusted(session, member, int(arg), command.command == "trust", settings.secretariat_ids)
+        organisation = await ev.set_trusted(session, member, organisation_id, command.command == "trust", settings.secretariat_ids)
     except LookupError:
-        await message.answer(_("There is no organisation with id {id}.").format(id=arg))
+        await message.answer(_("There is no organisation with id {id}.").format(id=organisation_id))
         return
     if organisation.trusted:
         await message.answer(_("<b>{name}</b> is trusted: its events are published without moderation.").format(name=escape(organisation.name)))

@@ -5,7 +5,7 @@ See :mod:`bot.sandbox.server` for the server and its control API,
 for the terminal chat used by ``kardes demo``.
 """
 
-from bot.sandbox.client import SandboxClient, SandboxClientError, SandboxUser
+from bot.sandbox.client import SandboxChat, SandboxClient, SandboxClientError, SandboxUser
 from bot.sandbox.server import ApiError, SandboxServer
 
-__all__ = ["ApiError", "SandboxClient", "SandboxClientError", "SandboxServer", "SandboxUser"]
+__all__ = ["ApiError", "SandboxChat", "SandboxClient", "SandboxClientError", "SandboxServer", "SandboxUser"]

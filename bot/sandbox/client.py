@@ -6,6 +6,14 @@ Used by tests and by the terminal chat (``bot.sandbox.terminal``)::
         alice = SandboxUser(1001, "Alice", language_code="tr")
         actions = await client.send(alice, "/start")
         actions = await client.press(alice, "Yes")
+
+    Groups, supergroups and channels::
+
+        group = SandboxChat(-1001234567890, "supergroup", "Berlin Kazakhs")
+        await client.create_chat(group, members=[alice])
+        await client.add_bot(group, by=alice)                 # my_chat_member: left -> member
+        actions = await client.send(alice, "/help@kardes_sandbox_bot", chat=group)
+        actions = await client.press(alice, "🗺 Map", chat=group)
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ from typing import Any
 
 import aiohttp
 
-__all__ = ["SandboxClient", "SandboxClientError", "SandboxUser"]
+__all__ = ["SandboxChat", "SandboxClient", "SandboxClientError", "SandboxUser"]
 
 Entry = dict[str, Any]
 
@@ -43,6 +51,25 @@ class SandboxUser:
         data = asdict(self)
         data.pop("id")
         return {k: v for k, v in data.items() if v is not None}
+
+
+@dataclass
+class SandboxChat:
+    """A group, supergroup or channel; its id is negative (supergroups and channels: -100...)."""
+
+    id: int
+    type: str = "supergroup"
+    title: str | None = None
+    username: str | None = None
+
+
+ChatRef = SandboxChat | int | None
+
+
+def _chat_id(chat: ChatRef, user: SandboxUser) -> int:
+    if chat is None:
+        return user.id
+    return chat.id if isinstance(chat, SandboxChat) else int(chat)
 
 
 class SandboxClient:
@@ -125,22 +152,28 @@ class SandboxClient:
         await self._request("POST", f"/sandbox/users/{user.id}", user.profile())
 
     async def send(self, user: SandboxUser, text: str, *, reply_to_message_id: int | None = None,
-                   settle: float | None = None, timeout: float | None = None) -> list[Entry]:
-        """Send ``text`` as ``user``; return the bot's new actions in that chat.
+                   chat: ChatRef = None, settle: float | None = None, timeout: float | None = None) -> list[Entry]:
+        """Send ``text`` as ``user`` (in the private chat, or in the group ``chat``); return the bot's new actions there.
 
         Returns after the bot reacted and was quiet for ``settle`` seconds, or after
         ``timeout`` with whatever happened (possibly ``[]``: "the bot said nothing").
         """
-        body = {"text": text, **user.profile()}
+        chat_id = _chat_id(chat, user)
+        body: dict[str, Any] = {"text": text, **user.profile()}
+        if chat is not None:
+            body["chat_id"] = chat_id
         if reply_to_message_id is not None:
             body["reply_to_message_id"] = reply_to_message_id
-        return await self._act(f"/sandbox/users/{user.id}/message", body, user.id, settle, timeout)
+        return await self._act(f"/sandbox/users/{user.id}/message", body, chat_id, settle, timeout)
 
-    async def share_location(self, user: SandboxUser, latitude: float, longitude: float, *,
+    async def share_location(self, user: SandboxUser, latitude: float, longitude: float, *, chat: ChatRef = None,
                              settle: float | None = None, timeout: float | None = None) -> list[Entry]:
-        """Share a location as ``user`` (what a request_location button sends)."""
-        body = {"latitude": latitude, "longitude": longitude, **user.profile()}
-        return await self._act(f"/sandbox/users/{user.id}/location", body, user.id, settle, timeout)
+        """Share a location as ``user`` (what a request_location button sends; or in the group ``chat``)."""
+        chat_id = _chat_id(chat, user)
+        body: dict[str, Any] = {"latitude": latitude, "longitude": longitude, **user.profile()}
+        if chat is not None:
+            body["chat_id"] = chat_id
+        return await self._act(f"/sandbox/users/{user.id}/location", body, chat_id, settle, timeout)
 
     async def share_contact(self, user: SandboxUser, phone_number: str, *,
                             settle: float | None = None, timeout: float | None = None) -> list[Entry]:
@@ -148,7 +181,7 @@ class SandboxClient:
         body = {"phone_number": phone_number, **user.profile()}
         return await self._act(f"/sandbox/users/{user.id}/contact", body, user.id, settle, timeout)
 
-    async def press(self, user: SandboxUser, button_text: str, message_id: int | None = None, *,
+    async def press(self, user: SandboxUser, button_text: str, message_id: int | None = None, *, chat: ChatRef = None,
                     settle: float | None = None, timeout: float | None = None) -> list[Entry]:
         """Press the button labelled ``button_text`` and return the bot's reaction.
 
@@ -157,7 +190,8 @@ class SandboxClient:
         as a text message.  Request-location/contact buttons cannot be pressed by
         text: use :meth:`share_location` / :meth:`share_contact`.
         """
-        data = await self._request("GET", f"/sandbox/chats/{user.id}/transcript")
+        chat_id = _chat_id(chat, user)
+        data = await self._request("GET", f"/sandbox/chats/{chat_id}/transcript")
         entries: list[Entry] = data["entries"]
         keyboard_id = data.get("reply_keyboard_message_id")
         reply_keyboard = data.get("reply_keyboard")
@@ -165,7 +199,7 @@ class SandboxClient:
         if message_id is not None:
             candidates = [e for e in candidates if e["message_id"] == message_id]
             if not candidates:
-                raise SandboxClientError(f"no bot message {message_id} in chat {user.id}")
+                raise SandboxClientError(f"no bot message {message_id} in chat {chat_id}")
         for entry in reversed(candidates):
             markup = entry.get("reply_markup") or {}
             for row in markup.get("inline_keyboard", []):
@@ -175,8 +209,8 @@ class SandboxClient:
                             raise SandboxClientError(
                                 f"button {button_text!r} opens {_button_kind(button)}; no callback")
                         body = {"message_id": entry["message_id"], "data": button["callback_data"],
-                                **user.profile()}
-                        return await self._act(f"/sandbox/users/{user.id}/callback", body, user.id,
+                                **user.profile(), **({"chat_id": chat_id} if chat is not None else {})}
+                        return await self._act(f"/sandbox/users/{user.id}/callback", body, chat_id,
                                                settle, timeout)
         # The reply keyboard is attached to the chat, not a message; it is usable
         # even if the message that set it was deleted.
@@ -191,20 +225,79 @@ class SandboxClient:
                     if button.get("request_contact"):
                         raise SandboxClientError(
                             f"{button_text!r} is a contact-request button: use share_contact()")
-                    return await self.send(user, button_text, settle=settle, timeout=timeout)
-        raise SandboxClientError(f"no button {button_text!r} in chat {user.id}")
+                    return await self.send(user, button_text, chat=chat, settle=settle, timeout=timeout)
+        raise SandboxClientError(f"no button {button_text!r} in chat {chat_id}")
 
-    async def press_data(self, user: SandboxUser, message_id: int, data: str, *,
+    async def press_data(self, user: SandboxUser, message_id: int, data: str, *, chat: ChatRef = None,
                          settle: float | None = None, timeout: float | None = None) -> list[Entry]:
         """Press the inline button with callback ``data`` on ``message_id`` (must exist)."""
-        body = {"message_id": message_id, "data": data, **user.profile()}
-        return await self._act(f"/sandbox/users/{user.id}/callback", body, user.id, settle, timeout)
+        chat_id = _chat_id(chat, user)
+        body = {"message_id": message_id, "data": data, **user.profile(), **({"chat_id": chat_id} if chat is not None else {})}
+        return await self._act(f"/sandbox/users/{user.id}/callback", body, chat_id, settle, timeout)
 
-    async def forge_callback(self, user: SandboxUser, message_id: int, data: str, *,
+    async def forge_callback(self, user: SandboxUser, message_id: int, data: str, *, chat: ChatRef = None,
                              settle: float | None = None, timeout: float | None = None) -> list[Entry]:
         """Send arbitrary callback ``data`` for ``message_id``, as a modified client can."""
-        body = {"message_id": message_id, "data": data, **user.profile()}
-        return await self._act(f"/sandbox/users/{user.id}/forge_callback", body, user.id, settle, timeout)
+        chat_id = _chat_id(chat, user)
+        body = {"message_id": message_id, "data": data, **user.profile(), **({"chat_id": chat_id} if chat is not None else {})}
+        return await self._act(f"/sandbox/users/{user.id}/forge_callback", body, chat_id, settle, timeout)
+
+    # ------------------------------------------------------------ groups and channels
+
+    async def create_chat(self, chat: SandboxChat, members: list[SandboxUser] | None = None, *,
+                          creator: SandboxUser | None = None) -> None:
+        """Create a group, supergroup or channel with ``members`` (the bot is not in it yet)."""
+        await self._request("POST", f"/sandbox/chats/{chat.id}",
+                            {"type": chat.type, "title": chat.title, "username": chat.username})
+        if creator is not None:
+            await self.set_member(chat, creator, "creator")
+        for user in members or []:
+            if creator is None or user.id != creator.id:
+                await self.set_member(chat, user, "member")
+
+    async def set_member(self, chat: SandboxChat, user: SandboxUser, status: str = "member", *,
+                         by: SandboxUser | None = None, settle: float | None = None,
+                         timeout: float | None = None) -> list[Entry]:
+        """``user`` joins (``member``), is promoted (``administrator``), leaves (``left``) or is banned (``kicked``)."""
+        body: dict[str, Any] = {"status": status, **user.profile()}
+        if by is not None:
+            body["by"] = by.id
+        return await self._chat_event(f"/sandbox/chats/{chat.id}/members/{user.id}", body, chat.id, settle, timeout)
+
+    async def add_bot(self, chat: SandboxChat, *, by: SandboxUser, admin: bool = False,
+                      settle: float | None = None, timeout: float | None = None) -> list[Entry]:
+        """``by`` adds the bot to ``chat`` (as an administrator with ``admin``); returns the bot's reaction there."""
+        return await self.set_bot_status(chat, "administrator" if admin else "member", by=by, settle=settle, timeout=timeout)
+
+    async def set_bot_status(self, chat: SandboxChat, status: str, *, by: SandboxUser | None = None,
+                             settle: float | None = None, timeout: float | None = None) -> list[Entry]:
+        """Change the bot's own status in ``chat`` (``member``, ``administrator``, ``left``, ``kicked``)."""
+        bot_id = await self._bot_id()
+        body: dict[str, Any] = {"status": status}
+        if by is not None:
+            body["by"] = by.id
+        return await self._chat_event(f"/sandbox/chats/{chat.id}/members/{bot_id}", body, chat.id, settle, timeout)
+
+    async def post(self, channel: SandboxChat, text: str, *, author_signature: str | None = None,
+                   settle: float | None = None, timeout: float | None = None) -> list[Entry]:
+        """Post ``text`` in a channel (as one of its administrators); returns the bot's reaction there."""
+        body: dict[str, Any] = {"text": text}
+        if author_signature:
+            body["author_signature"] = author_signature
+        return await self._act(f"/sandbox/chats/{channel.id}/post", body, channel.id, settle, timeout)
+
+    async def _chat_event(self, path: str, body: dict[str, Any], chat_id: int,
+                          settle: float | None, timeout: float | None) -> list[Entry]:
+        created = await self._request("POST", path, body)
+        if created.get("update_id") is None:
+            return []
+        # A bot usually says nothing when it joins: do not wait the full timeout for it.
+        return await self.wait(chat_id, since=int(created["seq"]), update_id=created["update_id"],
+                               settle=settle, timeout=max(self.settle * 2, 0.5) if timeout is None else timeout)
+
+    async def _bot_id(self) -> int:
+        data = await self._request("GET", "/sandbox/stats")
+        return int(data["bot_id"])
 
     # ------------------------------------------------------------ inspection
 
@@ -267,10 +360,11 @@ class SandboxClient:
                 raise TimeoutError(f"condition not met in chat {chat_id} within {timeout}s")
             await asyncio.sleep(interval)
 
-    async def commands(self, user: SandboxUser) -> list[dict[str, str]]:
-        """The command menu the user's client would show (scope/language fallback)."""
+    async def commands(self, user: SandboxUser, *, chat: ChatRef = None) -> list[dict[str, str]]:
+        """The command menu the user's client would show, in the private chat or in ``chat`` (scope/language fallback)."""
         await self.register(user)
-        data = await self._request("GET", f"/sandbox/users/{user.id}/commands")
+        query = f"?chat_id={_chat_id(chat, user)}" if chat is not None else ""
+        data = await self._request("GET", f"/sandbox/users/{user.id}/commands{query}")
         return list(data["commands"])
 
     # ------------------------------------------------------------ failures & stats

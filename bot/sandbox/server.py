@@ -27,8 +27,8 @@ Control API (JSON in, JSON out; errors are ``{"ok": false, "error": "..."}``)
         body: ``message_id`` and ``data`` or ``text`` (the button's label)
     ``POST /sandbox/users/{user_id}/forge_callback``   body: ``message_id``, ``data``;
         arbitrary data, as a modified client could send
-    ``GET  /sandbox/users/{user_id}/commands``         the command menu the user's
-        client would display (Telegram's scope/language fallback)
+    ``GET  /sandbox/users/{user_id}/commands[?chat_id=N]`` the command menu the user's
+        client would display in the private chat or in group N (Telegram's scope/language fallback)
         Every inbound action answers ``{"update_id": int | null, "chat_id", "seq",
         "message_id"?, "callback_query_id"?}``; ``update_id`` is null when the bot's
         ``allowed_updates`` filtered the update out (Telegram never creates it).
@@ -43,6 +43,17 @@ Control API (JSON in, JSON out; errors are ``{"ok": false, "error": "..."}``)
     ``GET  /sandbox/chats/{chat_id}/transcript``       ``{"entries", "inbound", "seq",
         "reply_keyboard", "reply_keyboard_message_id"}``
     ``GET  /sandbox/chats/{chat_id}/actions?since=N``  ``{"actions", "seq"}``
+    ``POST /sandbox/chats/{chat_id}``                  create/update a group: body ``type``
+        (``group``, ``supergroup``, ``channel``), ``title``, ``username``; the id is negative
+    ``POST /sandbox/chats/{chat_id}/members/{user_id}`` body ``status`` (``creator``,
+        ``administrator``, ``member``, ``left``, ``kicked``), ``by`` (who did it); with the
+        bot's own id this adds, promotes or removes the bot (``my_chat_member`` update)
+    ``POST /sandbox/chats/{chat_id}/post``             a channel post: body ``text``
+        (+ ``author_signature``); reaches the bot only if it administers the channel
+    Messages, locations and button presses in a group: the user endpoints above with
+    ``chat_id`` in the body. Privacy mode, as Telegram's default: a bot that is a plain
+    member gets commands (``/cmd`` and ``/cmd@its_name``, not ``/cmd@other_bot``), replies
+    to its own messages and service messages; an administrator gets everything.
     ``POST /sandbox/chats/{chat_id}/fail``  body: ``mode`` in ``blocked``,
         ``deactivated``, ``chat_not_found``, ``retry_after``, ``server_error``,
         ``none``; ``count`` (requests affected; omitted = until cleared);
@@ -286,11 +297,22 @@ class Failure:
     retry_after: int = 5
 
 
+ADMIN_RIGHTS = {
+    "can_be_edited": False, "is_anonymous": False, "can_manage_chat": True, "can_delete_messages": True,
+    "can_manage_video_chats": True, "can_restrict_members": True, "can_promote_members": False,
+    "can_change_info": True, "can_invite_users": True, "can_post_stories": False, "can_edit_stories": False,
+    "can_delete_stories": False, "can_send_welcome_messages": False, "can_pin_messages": True,
+}
+CHANNEL_ADMIN_RIGHTS = {**ADMIN_RIGHTS, "can_post_messages": True, "can_edit_messages": True}
+MEMBER_STATUSES = ("creator", "administrator", "member", "left", "kicked")
+GROUP_TYPES = ("group", "supergroup", "channel")
+
+
 @dataclass
 class ChatState:
-    """Everything the sandbox knows about one private chat."""
+    """Everything the sandbox knows about one chat: a user's private chat, or a group/supergroup/channel."""
 
-    user: UserProfile
+    user: UserProfile | None
     next_message_id: int = 1
     entries: list[dict[str, Any]] = field(default_factory=list)
     messages: dict[int, dict[str, Any]] = field(default_factory=dict)  # bot messages by id
@@ -304,6 +326,33 @@ class ChatState:
     failure: Failure | None = None
     send_times: list[float] = field(default_factory=list)
     menu_button: dict[str, Any] | None = None
+    chat_id: int = 0
+    type: str = "private"
+    title: str | None = None
+    username: str | None = None
+    members: dict[int, str] = field(default_factory=dict)  # user id -> status, groups only
+    bot_status: str = "member"  # the bot's own status; "left" until a group adds it
+
+    def __post_init__(self) -> None:
+        if self.user is not None and not self.chat_id:
+            self.chat_id = self.user.id
+
+    @property
+    def id(self) -> int:
+        return self.chat_id
+
+    @property
+    def is_private(self) -> bool:
+        return self.type == "private"
+
+    def to_chat(self) -> dict[str, Any]:
+        """The ``Chat`` object of this chat."""
+        if self.user is not None and self.is_private:
+            return self.user.to_chat()
+        data: dict[str, Any] = {"id": self.chat_id, "type": self.type, "title": self.title or f"Chat {self.chat_id}"}
+        if self.username:
+            data["username"] = self.username
+        return data
 
     def take_message_id(self) -> int:
         message_id = self.next_message_id
@@ -397,7 +446,8 @@ class SandboxServer:
                 "editMessageReplyMarkup", "deleteMessage", "answerCallbackQuery",
                 "sendLocation", "sendVenue", "sendPhoto", "sendDocument", "sendChatAction",
                 "setMyCommands", "getMyCommands", "deleteMyCommands", "getChat", "getFile",
-                "setChatMenuButton", "getChatMenuButton",
+                "setChatMenuButton", "getChatMenuButton", "getChatMember", "getChatAdministrators",
+                "getChatMemberCount", "leaveChat",
             )
         }
         self._runner: web.AppRunner | None = None
@@ -511,6 +561,9 @@ class SandboxServer:
         r.add_post("/sandbox/idle", self._c_idle)
         r.add_get("/sandbox/chats/{chat_id}/transcript", self._c_transcript)
         r.add_get("/sandbox/chats/{chat_id}/actions", self._c_actions)
+        r.add_post("/sandbox/chats/{chat_id}", self._c_group)
+        r.add_post("/sandbox/chats/{chat_id}/members/{user_id}", self._c_member)
+        r.add_post("/sandbox/chats/{chat_id}/post", self._c_post)
         r.add_post("/sandbox/chats/{chat_id}/fail", self._c_fail)
         r.add_delete("/sandbox/chats/{chat_id}/fail", self._c_unfail)
         r.add_get("/sandbox/stats", self._c_stats)
@@ -637,6 +690,13 @@ class SandboxServer:
         chat = self._chats.get(chat_id)
         if chat is None:
             raise _bad("chat not found")
+        if not chat.is_private:
+            if chat.bot_status == "kicked":
+                raise ApiError(403, f"Forbidden: bot was kicked from the {chat.type} chat")
+            if chat.bot_status == "left":
+                raise ApiError(403, f"Forbidden: bot is not a member of the {chat.type} chat")
+            if sending and chat.type == "channel" and chat.bot_status not in ("administrator", "creator"):
+                raise _bad("need administrator rights in the channel chat")
         failure = chat.failure
         if failure is not None:
             applies = sending or failure.mode not in ("blocked", "deactivated")
@@ -645,7 +705,7 @@ class SandboxServer:
                     failure.remaining -= 1
                     if failure.remaining <= 0:
                         chat.failure = None
-                raise self._failure_error(failure)
+                raise self._failure_error(failure, chat)
         if sending and self.flood_limit:
             now = time.monotonic()
             while self._flood_window and now - self._flood_window[0] >= 1.0:
@@ -657,8 +717,10 @@ class SandboxServer:
                 raise _retry_after(wait)
         return chat
 
-    def _failure_error(self, failure: Failure) -> ApiError:
+    def _failure_error(self, failure: Failure, chat: ChatState) -> ApiError:
         if failure.mode == "blocked":
+            if not chat.is_private:
+                return ApiError(403, f"Forbidden: bot was kicked from the {chat.type} chat")
             return ApiError(403, "Forbidden: bot was blocked by the user")
         if failure.mode == "deactivated":
             return ApiError(403, "Forbidden: user is deactivated")
@@ -674,7 +736,7 @@ class SandboxServer:
         if self.flood_limit:
             self._flood_window.append(now)
         chat.send_times.append(now - self._started_at)
-        self._send_log.append((now - self._started_at, chat.user.id))
+        self._send_log.append((now - self._started_at, chat.id))
 
     def _format(self, text: str | None, params: Params, *, caption: bool) -> tuple[str, list[dict[str, Any]]]:
         """Parse text/caption per ``parse_mode`` and enforce Telegram's length limits."""
@@ -772,12 +834,12 @@ class SandboxServer:
 
     def _message_object(self, chat: ChatState, entry: dict[str, Any]) -> dict[str, Any]:
         """Render a bot message entry as a Telegram ``Message`` object."""
-        message: dict[str, Any] = {
-            "message_id": entry["message_id"],
-            "from": self.bot_user,
-            "chat": chat.user.to_chat(),
-            "date": entry["date"],
-        }
+        message: dict[str, Any] = {"message_id": entry["message_id"]}
+        if chat.type == "channel":
+            message["sender_chat"] = chat.to_chat()  # posts in a channel are signed by the channel
+        else:
+            message["from"] = self.bot_user
+        message.update({"chat": chat.to_chat(), "date": entry["date"]})
         if entry["edit_date"]:
             message["edit_date"] = entry["edit_date"]
         kind = entry["kind"]
@@ -1107,7 +1169,10 @@ class SandboxServer:
         message_id = params.int("message_id")
         inbound = chat.inbound_by_id.get(message_id or -1)
         if inbound is not None and not inbound.get("_deleted"):
-            inbound["_deleted"] = True  # bots may delete users' messages in private chats
+            # Bots may delete users' messages in private chats; in groups only as administrators.
+            if not chat.is_private and chat.bot_status not in ("administrator", "creator"):
+                raise _bad("message can't be deleted")
+            inbound["_deleted"] = True
             return True
         entry = self._bot_message(chat, params, deleting=True)
         entry["deleted"] = True
@@ -1183,9 +1248,9 @@ class SandboxServer:
 
     async def _m_getChat(self, params: Params) -> Any:
         chat = self._chat_for(params, sending=False)
-        info = chat.user.to_chat()
+        info = chat.to_chat()
         info.update({
-            "accent_color_id": chat.user.id % 7,
+            "accent_color_id": abs(chat.id) % 7,
             "max_reaction_count": 11,
             "accepted_gift_types": {
                 "unlimited_gifts": True, "limited_gifts": True, "unique_gifts": True,
@@ -1193,6 +1258,59 @@ class SandboxServer:
             },
         })
         return info
+
+    def _member_object(self, chat: ChatState, user_id: int) -> dict[str, Any]:
+        """A ``ChatMember`` object as Telegram shapes it for each status."""
+        if user_id == self.bot_user["id"]:
+            user, status = self.bot_user, chat.bot_status
+        else:
+            profile = self._users.get(user_id)
+            user = profile.to_user() if profile else {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"}
+            status = chat.members.get(user_id, "left")
+        member: dict[str, Any] = {"status": status, "user": user}
+        if status == "creator":
+            member["is_anonymous"] = False
+        elif status == "administrator":
+            member.update(CHANNEL_ADMIN_RIGHTS if chat.type == "channel" else ADMIN_RIGHTS)
+        elif status == "kicked":
+            member["until_date"] = 0
+        return member
+
+    async def _m_getChatMember(self, params: Params) -> Any:
+        chat = self._chat_for(params, sending=False)
+        user_id = params.int("user_id")
+        if user_id is None:
+            raise _bad("user_id is empty")
+        if chat.is_private:
+            if user_id not in (chat.id, self.bot_user["id"]):
+                raise _bad("user not found")
+            return {"status": "member", "user": self.bot_user if user_id == self.bot_user["id"] else chat.user.to_user()}  # type: ignore[union-attr]
+        if user_id != self.bot_user["id"] and user_id not in self._users:
+            raise _bad("user not found")
+        return self._member_object(chat, user_id)
+
+    async def _m_getChatAdministrators(self, params: Params) -> Any:
+        chat = self._chat_for(params, sending=False)
+        if chat.is_private:
+            return [{"status": "member", "user": self.bot_user}, {"status": "member", "user": chat.user.to_user()}]  # type: ignore[union-attr]
+        ids = [uid for uid, status in chat.members.items() if status in ("creator", "administrator")]
+        if chat.bot_status == "administrator":
+            ids.append(self.bot_user["id"])
+        return [self._member_object(chat, uid) for uid in ids]
+
+    async def _m_getChatMemberCount(self, params: Params) -> Any:
+        chat = self._chat_for(params, sending=False)
+        if chat.is_private:
+            return 2
+        present = ("creator", "administrator", "member")
+        return sum(1 for status in chat.members.values() if status in present) + (chat.bot_status in present)
+
+    async def _m_leaveChat(self, params: Params) -> Any:
+        chat = self._chat_for(params, sending=False)
+        if chat.is_private:
+            raise _bad("chat member status can't be changed in private chats")
+        self._set_bot_status(chat, "left", by=None)
+        return True
 
     async def _m_getFile(self, params: Params) -> Any:
         stored = self._files.get(params.str("file_id") or "")
@@ -1256,38 +1374,68 @@ class SandboxServer:
         seq = chat.seq if chat is not None else 0
         return {"update_id": self._enqueue(kind, body, chat_id), "chat_id": chat_id, "seq": seq}
 
-    def _user_message(self, user: UserProfile, extra: dict[str, Any]) -> dict[str, Any]:
-        chat = self._chats[user.id]
-        if chat.failure is not None and chat.failure.mode in ("blocked", "deactivated"):
+    def _chat_of(self, user: UserProfile, chat_id: int | None) -> ChatState:
+        """The user's private chat, or a group the user writes in."""
+        if chat_id is None or int(chat_id) == user.id:
+            return self._chats[user.id]
+        chat = self._chats.get(int(chat_id))
+        if chat is None or chat.is_private:
+            raise ControlError(f"no group chat {chat_id}; create it with POST /sandbox/chats/{chat_id}")
+        if chat.type == "channel":
+            raise ControlError("members do not write in a channel; post with POST /sandbox/chats/{id}/post")
+        if chat.members.get(user.id) not in ("creator", "administrator", "member"):
+            raise ControlError(f"user {user.id} is not a member of chat {chat_id}")
+        return chat
+
+    def _reaches_bot(self, chat: ChatState, message: dict[str, Any]) -> bool:
+        """Whether Telegram gives a group message to the bot (privacy mode, as by default)."""
+        if chat.is_private:
+            return True
+        if chat.bot_status not in ("creator", "administrator", "member"):
+            return False
+        if chat.bot_status in ("creator", "administrator") or self.bot_user.get("can_read_all_group_messages"):
+            return True
+        text = message.get("text") or ""
+        match = _COMMAND_RE.match(text)
+        if match:
+            mention = match.group(1)
+            # "/cmd@this_bot" always; a bare "/cmd" too (the sandbox has no other bots to compete for it).
+            return mention is None or mention[1:].lower() == str(self.bot_user["username"]).lower()
+        replied = message.get("reply_to_message") or {}
+        return (replied.get("from") or {}).get("id") == self.bot_user["id"]
+
+    def _user_message(self, user: UserProfile, extra: dict[str, Any], chat: ChatState | None = None) -> dict[str, Any]:
+        chat = chat if chat is not None else self._chats[user.id]
+        if chat.is_private and chat.failure is not None and chat.failure.mode in ("blocked", "deactivated"):
             raise ControlError("the user blocked the bot; clear the failure first")
         message = {
             "message_id": chat.take_message_id(),
             "from": user.to_user(),
-            "chat": user.to_chat(),
+            "chat": chat.to_chat(),
             "date": int(time.time()),
             **extra,
         }
         chat.inbound.append(message)
         chat.inbound_by_id[message["message_id"]] = message
         seq = chat.seq
-        update_id = self._enqueue("message", message, user.id)
-        return {"update_id": update_id, "chat_id": user.id, "seq": seq,
+        update_id = self._enqueue("message", message, chat.id) if self._reaches_bot(chat, message) else None
+        return {"update_id": update_id, "chat_id": chat.id, "seq": seq,
                 "message_id": message["message_id"]}
 
     def user_text(self, user_id: int, text: str, reply_to_message_id: int | None = None,
-                  **profile: Any) -> dict[str, Any]:
-        """The user sends ``text`` to the bot; commands get a ``bot_command`` entity."""
+                  chat_id: int | None = None, **profile: Any) -> dict[str, Any]:
+        """The user sends ``text`` to the bot, or in the group ``chat_id``; commands get a ``bot_command`` entity."""
         if not text or not text.strip():
             raise ControlError("a Telegram client cannot send an empty message")
         if utf16_len(text) > MAX_TEXT:
             raise ControlError("a Telegram client splits messages longer than 4096 characters")
         user = self.upsert_user(user_id, **profile)
+        chat = self._chat_of(user, chat_id)
         extra: dict[str, Any] = {"text": text}
         match = _COMMAND_RE.match(text)
         if match:
             extra["entities"] = [{"type": "bot_command", "offset": 0, "length": utf16_len(match.group(0))}]
         if reply_to_message_id is not None:
-            chat = self._chats[user_id]
             target = chat.messages.get(reply_to_message_id)
             if target is not None and not target["deleted"]:
                 extra["reply_to_message"] = self._message_object(chat, target)
@@ -1295,14 +1443,16 @@ class SandboxServer:
                 extra["reply_to_message"] = chat.inbound_by_id[reply_to_message_id]
             else:
                 raise ControlError("no such message to reply to")
-        return self._user_message(user, extra)
+        return self._user_message(user, extra, chat)
 
-    def user_location(self, user_id: int, latitude: float, longitude: float, **profile: Any) -> dict[str, Any]:
-        """The user shares a location (as from a request_location button)."""
+    def user_location(self, user_id: int, latitude: float, longitude: float, chat_id: int | None = None,
+                      **profile: Any) -> dict[str, Any]:
+        """The user shares a location (as from a request_location button, or in a group)."""
         if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
             raise ControlError("latitude/longitude out of range")
         user = self.upsert_user(user_id, **profile)
-        return self._user_message(user, {"location": {"latitude": latitude, "longitude": longitude}})
+        chat = self._chat_of(user, chat_id)
+        return self._user_message(user, {"location": {"latitude": latitude, "longitude": longitude}}, chat)
 
     def user_contact(self, user_id: int, phone_number: str, **profile: Any) -> dict[str, Any]:
         """The user shares their own contact."""
@@ -1313,13 +1463,22 @@ class SandboxServer:
         return self._user_message(user, {"contact": contact})
 
     def user_callback(self, user_id: int, message_id: int, *, data: str | None = None,
-                      text: str | None = None, forged: bool = False, **profile: Any) -> dict[str, Any]:
-        """The user presses an inline button (or, with ``forged``, sends arbitrary data)."""
+                      text: str | None = None, forged: bool = False, chat_id: int | None = None,
+                      **profile: Any) -> dict[str, Any]:
+        """The user presses an inline button (or, with ``forged``, sends arbitrary data).
+
+        In a group or channel anyone who sees the message can press its buttons.
+        """
         user = self.upsert_user(user_id, **profile)
-        chat = self._chats[user_id]
+        if chat_id is None or int(chat_id) == user_id:
+            chat = self._chats[user_id]
+        else:
+            chat = self._chats.get(int(chat_id))  # type: ignore[assignment]
+            if chat is None:
+                raise ControlError(f"no chat {chat_id}")
         entry = chat.messages.get(message_id)
         if entry is None or entry["deleted"]:
-            raise ControlError(f"no bot message {message_id} in chat {user_id}")
+            raise ControlError(f"no bot message {message_id} in chat {chat.id}")
         if forged:
             if data is None or not 1 <= len(data.encode("utf-8")) <= MAX_CALLBACK_DATA:
                 raise ControlError("forged callback data must be 1-64 bytes (MTProto limit)")
@@ -1338,31 +1497,33 @@ class SandboxServer:
             "id": query_id,
             "from": user.to_user(),
             "message": self._message_object(chat, entry),
-            "chat_instance": str((user_id * 2654435761 + self.bot_user["id"]) % 10**18),
+            "chat_instance": str((chat.id * 2654435761 + self.bot_user["id"]) % 10**18),
             "data": data,
         }
         seq = chat.seq
-        update_id = self._enqueue("callback_query", query, user_id)
+        update_id = self._enqueue("callback_query", query, chat.id)
         if update_id is not None:
-            self._callbacks[query_id] = CallbackQueryState(user_id, message_id, data)
+            self._callbacks[query_id] = CallbackQueryState(chat.id, message_id, data)
         chat.inbound.append({"callback_query": {"id": query_id, "message_id": message_id, "data": data,
-                                                "forged": forged}})
-        return {"update_id": update_id, "chat_id": user_id, "seq": seq, "callback_query_id": query_id}
+                                                "forged": forged, "from": user_id}})
+        return {"update_id": update_id, "chat_id": chat.id, "seq": seq, "callback_query_id": query_id}
 
     def set_failure(self, chat_id: int, mode: str, count: int | None = None, retry_after: int = 5) -> None:
         """Inject a failure for ``chat_id`` (``mode='none'`` clears it)."""
         chat = self._chats.get(chat_id)
         if chat is None:
+            if chat_id < 0:
+                raise ControlError(f"no group chat {chat_id}")
             chat = self._chats[self.upsert_user(chat_id).id]
-        was_blocked = chat.failure is not None and chat.failure.mode == "blocked"
+        was_blocked = chat.is_private and chat.failure is not None and chat.failure.mode == "blocked"
         if mode == "none":
             chat.failure = None
         elif mode in FAILURE_MODES:
             chat.failure = Failure(mode, count, retry_after)
         else:
             raise ControlError(f"unknown failure mode {mode!r}; use one of {FAILURE_MODES}")
-        now_blocked = chat.failure is not None and chat.failure.mode == "blocked"
-        if was_blocked != now_blocked:
+        now_blocked = chat.is_private and chat.failure is not None and chat.failure.mode == "blocked"
+        if was_blocked != now_blocked and chat.user is not None:
             # Blocking/unblocking the bot produces a my_chat_member update on Telegram.
             old, new = ("member", "kicked") if now_blocked else ("kicked", "member")
             member = {"user": self.bot_user}
@@ -1371,9 +1532,118 @@ class SandboxServer:
                 return {"status": name, **member, **({"until_date": 0} if name == "kicked" else {})}
 
             self._enqueue("my_chat_member", {
-                "chat": chat.user.to_chat(), "from": chat.user.to_user(), "date": int(time.time()),
+                "chat": chat.to_chat(), "from": chat.user.to_user(), "date": int(time.time()),
                 "old_chat_member": status(old), "new_chat_member": status(new),
             }, chat_id)
+
+    # ------------------------------------------------------------ groups and channels
+
+    def upsert_group(self, chat_id: int, type: str = "supergroup", title: str | None = None,
+                     username: str | None = None) -> ChatState:
+        """Create or update a group, supergroup or channel; its id is negative, as on Telegram."""
+        if chat_id >= 0:
+            raise ControlError("group and channel ids are negative (supergroups and channels: -100...)")
+        if type not in GROUP_TYPES:
+            raise ControlError(f"type must be one of {GROUP_TYPES}")
+        chat = self._chats.get(chat_id)
+        if chat is None:
+            chat = ChatState(None, chat_id=chat_id, type=type, title=title or f"Group {-chat_id}",
+                             username=username, bot_status="left")
+            self._chats[chat_id] = chat
+        else:
+            if chat.type != type:
+                raise ControlError(f"chat {chat_id} is a {chat.type}")
+            chat.title = title or chat.title
+            chat.username = username or chat.username
+        return chat
+
+    def set_member(self, chat_id: int, user_id: int, status: str, by: int | None = None) -> dict[str, Any]:
+        """A user joins, leaves, is promoted or banned; for the bot's own id, the bot is added or removed.
+
+        The bot hears about its own status as ``my_chat_member`` (plus the service message
+        groups show); about others' as a ``new_chat_members``/``left_chat_member`` service
+        message when it is in the group, and as ``chat_member`` only as an administrator and
+        only if it asked for it in ``allowed_updates``.
+        """
+        chat = self._chats.get(chat_id)
+        if chat is None or chat.is_private:
+            raise ControlError(f"no group chat {chat_id}")
+        if status not in MEMBER_STATUSES:
+            raise ControlError(f"status must be one of {MEMBER_STATUSES}")
+        actor = self.upsert_user(by) if by is not None else None
+        seq = chat.seq
+        if user_id == self.bot_user["id"]:
+            if status == "creator":
+                raise ControlError("a bot cannot own a chat")
+            update_id = self._set_bot_status(chat, status, by=actor)
+            return {"update_id": update_id, "chat_id": chat_id, "seq": seq}
+        user = self.upsert_user(user_id)
+        old = chat.members.get(user_id, "left")
+        chat.members[user_id] = status
+        update_id = None
+        present = ("creator", "administrator", "member")
+        if chat.type != "channel" and chat.bot_status in present and (old in present) != (status in present):
+            service = {"new_chat_members": [user.to_user()]} if status in present else {"left_chat_member": user.to_user()}
+            update_id = self._service_message(chat, actor or user, service)
+        if chat.bot_status == "administrator" and old != status:
+            self._enqueue("chat_member", self._member_update(chat, actor or user, old, status, user_id), chat_id)
+        return {"update_id": update_id, "chat_id": chat_id, "seq": seq}
+
+    def _member_update(self, chat: ChatState, actor: UserProfile | None, old: str, new: str, user_id: int) -> dict[str, Any]:
+        before = self._member_object(chat, user_id)
+        before["status"] = old
+        for key in [*CHANNEL_ADMIN_RIGHTS, "until_date"]:
+            before.pop(key, None)
+        if old == "administrator":
+            before.update(CHANNEL_ADMIN_RIGHTS if chat.type == "channel" else ADMIN_RIGHTS)
+        elif old == "kicked":
+            before["until_date"] = 0
+        elif old == "creator":
+            before["is_anonymous"] = False
+        return {"chat": chat.to_chat(), "from": (actor.to_user() if actor else self.bot_user), "date": int(time.time()),
+                "old_chat_member": before, "new_chat_member": self._member_object(chat, user_id)}
+
+    def _set_bot_status(self, chat: ChatState, status: str, by: UserProfile | None) -> int | None:
+        old = chat.bot_status
+        if old == status:
+            return None
+        chat.bot_status = status
+        present = ("administrator", "member")
+        update_id = self._enqueue("my_chat_member", self._member_update(chat, by, old, status, self.bot_user["id"]), chat.id)
+        if chat.type != "channel" and (old in present) != (status in present) and by is not None:
+            service = {"new_chat_members": [self.bot_user]} if status in present else {"left_chat_member": self.bot_user}
+            if status in present:
+                self._service_message(chat, by, service)
+        return update_id
+
+    def _service_message(self, chat: ChatState, actor: UserProfile, extra: dict[str, Any]) -> int | None:
+        message = {"message_id": chat.take_message_id(), "from": actor.to_user(), "chat": chat.to_chat(),
+                   "date": int(time.time()), **extra}
+        chat.inbound.append(message)
+        chat.inbound_by_id[message["message_id"]] = message
+        if chat.bot_status not in ("creator", "administrator", "member"):
+            return None
+        return self._enqueue("message", message, chat.id)
+
+    def channel_post(self, chat_id: int, text: str, author_signature: str | None = None) -> dict[str, Any]:
+        """An administrator posts ``text`` in a channel; the bot receives it only as an administrator."""
+        chat = self._chats.get(chat_id)
+        if chat is None or chat.type != "channel":
+            raise ControlError(f"no channel {chat_id}")
+        if not text or not text.strip():
+            raise ControlError("a Telegram client cannot send an empty message")
+        post: dict[str, Any] = {"message_id": chat.take_message_id(), "sender_chat": chat.to_chat(),
+                                "chat": chat.to_chat(), "date": int(time.time()), "text": text}
+        match = _COMMAND_RE.match(text)
+        if match:
+            post["entities"] = [{"type": "bot_command", "offset": 0, "length": utf16_len(match.group(0))}]
+        if author_signature:
+            post["author_signature"] = author_signature
+        chat.inbound.append(post)
+        chat.inbound_by_id[post["message_id"]] = post
+        seq = chat.seq
+        update_id = self._enqueue("channel_post", post, chat_id) if chat.bot_status == "administrator" else None
+        return {"update_id": update_id, "chat_id": chat_id, "seq": seq, "message_id": post["message_id"]}
 
     # ------------------------------------------------------------ waiting
 
@@ -1499,10 +1769,12 @@ class SandboxServer:
                 "sends": len(chat.send_times),
                 "violations": chat_violations,
                 "max_per_second": _max_in_window(chat.send_times),
+                "max_per_minute": _max_in_window(chat.send_times, 60.0),  # Telegram: about 20 a minute in a group
                 "times": [round(t, 4) for t in chat.send_times],
             }
         unanswered = sum(1 for c in self._callbacks.values() if not c.answered)
         return {
+            "bot_id": self.bot_user["id"],
             "requests": self._counters["requests"],
             "methods": dict(self._methods),
             "errors": dict(self._errors),
@@ -1520,12 +1792,21 @@ class SandboxServer:
             "webhook_reply_errors": self._counters["webhook_reply_errors"],
         }
 
-    def visible_commands(self, user_id: int) -> list[dict[str, str]]:
-        """Commands a user's client shows in a private chat (Telegram's fallback order)."""
+    def visible_commands(self, user_id: int, chat_id: int | None = None) -> list[dict[str, str]]:
+        """Commands a user's client shows in a private chat, or in the group ``chat_id`` (Telegram's fallback order)."""
         user = self._users.get(user_id)
         language = (user.language_code or "")[:2] if user else ""
-        scopes = [_scope_key({"type": "chat", "chat_id": user_id}),
-                  _scope_key({"type": "all_private_chats"}), _scope_key({"type": "default"})]
+        chat = self._chats.get(chat_id) if chat_id is not None else None
+        if chat is not None and not chat.is_private:
+            admin = chat.members.get(user_id) in ("creator", "administrator")
+            scopes = [_scope_key({"type": "chat_member", "chat_id": chat.id, "user_id": user_id}),
+                      *([_scope_key({"type": "chat_administrators", "chat_id": chat.id})] if admin else []),
+                      _scope_key({"type": "chat", "chat_id": chat.id}),
+                      *([_scope_key({"type": "all_chat_administrators"})] if admin else []),
+                      _scope_key({"type": "all_group_chats"}), _scope_key({"type": "default"})]
+        else:
+            scopes = [_scope_key({"type": "chat", "chat_id": user_id}),
+                      _scope_key({"type": "all_private_chats"}), _scope_key({"type": "default"})]
         for scope in scopes:
             for lang in ([language, ""] if language else [""]):
                 if (scope, lang) in self._commands:
@@ -1579,7 +1860,9 @@ class SandboxServer:
         return await _control(request, run)
 
     async def _c_commands(self, request: web.Request) -> web.Response:
-        return await _control(request, lambda body, uid: {"commands": self.visible_commands(uid)})
+        chat_id = request.query.get("chat_id")
+        return await _control(request, lambda body, uid: {
+            "commands": self.visible_commands(uid, int(chat_id) if chat_id else None)}, read_body=False)
 
     async def _c_wait(self, request: web.Request) -> web.Response:
         try:
@@ -1613,7 +1896,8 @@ class SandboxServer:
         def run(body: dict[str, Any], uid: int) -> Any:
             chat = self._chat_or_404(request)
             inbound = [{k: v for k, v in m.items()} for m in chat.inbound]
-            return {"entries": chat.entries, "inbound": inbound, "seq": chat.seq,
+            return {"entries": chat.entries, "inbound": inbound, "seq": chat.seq, "chat": chat.to_chat(),
+                    "bot_status": chat.bot_status, "members": {str(k): v for k, v in chat.members.items()},
                     "reply_keyboard": chat.reply_keyboard,
                     "reply_keyboard_message_id": chat.reply_keyboard_message_id}
         return await _control(request, run, id_key="chat_id", read_body=False)
@@ -1624,6 +1908,30 @@ class SandboxServer:
             since = int(request.query.get("since", "0"))
             return {"actions": [a for a in chat.actions if a["seq"] > since], "seq": chat.seq}
         return await _control(request, run, id_key="chat_id", read_body=False)
+
+    async def _c_group(self, request: web.Request) -> web.Response:
+        def run(body: dict[str, Any], chat_id: int) -> Any:
+            chat = self.upsert_group(chat_id, str(body.get("type", "supergroup")), body.get("title"), body.get("username"))
+            return {"chat": chat.to_chat(), "bot_status": chat.bot_status}
+        return await _control(request, run, id_key="chat_id")
+
+    async def _c_member(self, request: web.Request) -> web.Response:
+        def run(body: dict[str, Any], chat_id: int) -> Any:
+            user_id = int(request.match_info["user_id"])
+            profile = {k: body[k] for k in ("first_name", "last_name", "username", "language_code") if k in body}
+            if profile and user_id != self.bot_user["id"]:
+                self.upsert_user(user_id, **profile)
+            by = body.get("by")
+            return self.set_member(chat_id, user_id, str(body.get("status", "member")), int(by) if by is not None else None)
+        return await _control(request, run, id_key="chat_id")
+
+    async def _c_post(self, request: web.Request) -> web.Response:
+        def run(body: dict[str, Any], chat_id: int) -> Any:
+            text = body.get("text")
+            if not isinstance(text, str):
+                raise ControlError("'text' is required")
+            return self.channel_post(chat_id, text, body.get("author_signature"))
+        return await _control(request, run, id_key="chat_id")
 
     async def _c_fail(self, request: web.Request) -> web.Response:
         def run(body: dict[str, Any], chat_id: int) -> Any:

@@ -7,6 +7,8 @@ button of the latest message with buttons.  Commands:
 ``/as ID [LANG]``   switch to user ID (optionally with a language code)
 ``/loc LAT LON``    share a location
 ``/say TEXT``       send TEXT literally (e.g. a number while buttons are shown)
+``/group [TITLE]``  go to a demo supergroup (created with you in it and the bot added)
+``/private``        back to the private chat
 ``/quit``           leave
 
 In scripts, ``#`` lines are comments and blank lines are ignored.
@@ -19,11 +21,12 @@ import sys
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-from bot.sandbox.client import Entry, SandboxClient, SandboxClientError, SandboxUser
+from bot.sandbox.client import Entry, SandboxChat, SandboxClient, SandboxClientError, SandboxUser
 
 __all__ = ["run_terminal", "format_action"]
 
 _INDENT = "     "
+DEMO_GROUP_ID = -1001000000001
 
 
 def _button_label(button: dict[str, Any]) -> str:
@@ -105,6 +108,11 @@ class _Terminal:
         self.out = out
         self.user = user
         self.seen: dict[int, int] = {}  # chat_id -> last printed action seq
+        self.group: SandboxChat | None = None  # None: the private chat
+
+    @property
+    def chat_id(self) -> int:
+        return self.group.id if self.group is not None else self.user.id
 
     def print(self, text: str) -> None:
         if text:
@@ -112,7 +120,7 @@ class _Terminal:
 
     async def show_new(self) -> None:
         """Print every bot action in the current chat not printed yet."""
-        chat_id = self.user.id
+        chat_id = self.chat_id
         actions = await self.client.actions(chat_id, since=self.seen.get(chat_id, 0))
         for action in actions:
             self.print(format_action(action))
@@ -120,12 +128,12 @@ class _Terminal:
 
     async def latest_buttons(self) -> list[dict[str, Any]]:
         """Buttons of the latest (non-deleted) bot message with buttons."""
-        for entry in reversed(await self.client.transcript(self.user.id)):
+        for entry in reversed(await self.client.transcript(self.chat_id)):
             if entry.get("type") == "message" and not entry.get("deleted") and _flat_buttons(entry):
                 markup = entry.get("reply_markup") or {}
                 if "keyboard" in markup:
                     # A reply keyboard counts only while it is still displayed.
-                    if await self.client.reply_keyboard(self.user.id) != markup:
+                    if await self.client.reply_keyboard(self.chat_id) != markup:
                         continue
                 return [{**b, "_message_id": entry["message_id"], "_inline": "inline_keyboard" in markup}
                         for b in _flat_buttons(entry)]
@@ -149,8 +157,22 @@ class _Terminal:
                 language = parts[2] if len(parts) > 2 else self.user.language_code
                 self.user = SandboxUser(user_id, f"User{user_id}", language_code=language)
                 await self.client.register(self.user)
+                if self.group is not None:
+                    await self.client.set_member(self.group, self.user, "member")
                 self.print(f"(now user {user_id}, language {language or '-'})")
                 await self.show_new()
+                return True
+            if command == "/group":
+                title = text[len("/group"):].strip() or "Demo group"
+                self.group = SandboxChat(DEMO_GROUP_ID, "supergroup", title)
+                await self.client.create_chat(self.group, creator=self.user)
+                await self.client.add_bot(self.group, by=self.user)
+                self.print(f"(now in the supergroup {title!r} with the bot; /private to go back)")
+                await self.show_new()
+                return True
+            if command == "/private":
+                self.group = None
+                self.print("(back in the private chat)")
                 return True
             if command == "/loc":
                 try:
@@ -158,13 +180,13 @@ class _Terminal:
                 except (IndexError, ValueError):
                     self.print("usage: /loc LAT LON")
                     return True
-                await self.client.share_location(self.user, lat, lon)
+                await self.client.share_location(self.user, lat, lon, chat=self.group)
             elif command == "/say":
-                await self.client.send(self.user, text[len("/say"):].strip())
+                await self.client.send(self.user, text[len("/say"):].strip(), chat=self.group)
             elif text.isdigit() and await self._press_number(int(text)):
                 pass
             else:
-                await self.client.send(self.user, text)
+                await self.client.send(self.user, text, chat=self.group)
         except SandboxClientError as exc:
             self.print(f"(!) {exc}")
         await self.show_new()
@@ -179,13 +201,13 @@ class _Terminal:
             if "callback_data" not in button:
                 self.print(f"(!) button {number} opens {button.get('url', 'a link')}; nothing to press here")
                 return True
-            await self.client.press_data(self.user, button["_message_id"], button["callback_data"])
+            await self.client.press_data(self.user, button["_message_id"], button["callback_data"], chat=self.group)
         elif button.get("request_location"):
             self.print("(!) this button shares your location: use /loc LAT LON")
         elif button.get("request_contact"):
             self.print("(!) this button shares your contact; not supported in the terminal")
         else:
-            await self.client.send(self.user, button["text"])
+            await self.client.send(self.user, button["text"], chat=self.group)
         return True
 
 
@@ -212,7 +234,7 @@ async def run_terminal(
             if not await terminal.handle(stripped):
                 break
         return
-    terminal.print("Chatting with the bot. /as ID [LANG], /loc LAT LON, /say TEXT, /quit")
+    terminal.print("Chatting with the bot. /as ID [LANG], /loc LAT LON, /say TEXT, /group, /private, /quit")
     while True:
         try:
             # input() blocks; run it in a thread so the event loop (and bot) keep going.

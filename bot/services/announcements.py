@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import LOCALES
 from bot.geo import distance_km, validate_coordinates
 from bot.services.timeutil import quiet_until  # noqa: F401  (old home)
+from bot.services.numbers import ROW_ID, NumberError, parse_int
 from bot.telegram_format import EntityParseError, parse_formatted, utf16_len
 from db.models import Announcement, AnnouncementStatus, Delivery, DeliveryStatus, Member
 from db.repositories import Repo
@@ -80,7 +81,8 @@ def clean_audience(raw: dict[str, Any]) -> dict[str, Any]:
         codes = sorted({str(code).upper() for code in raw.get(key) or [] if re.fullmatch(r"[A-Za-z]{2}", str(code))})
         if codes:
             audience[key] = codes
-    cities = sorted({int(city) for city in raw.get("cities") or [] if str(city).isdigit()})
+    cities = sorted({city for city in (parse_int(str(raw_city), ROW_ID) for raw_city in raw.get("cities") or [])
+                     if not isinstance(city, NumberError)})
     if cities:
         audience["cities"] = cities
     for key in ("languages", "interests"):

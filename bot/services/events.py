@@ -17,6 +17,7 @@ from bot.geo import City, distance_km, get_gazetteer, timezone_at, validate_coor
 from bot.services.members import member_event_data, members_by_telegram_ids  # noqa: F401  (old home)
 from bot.services.timeutil import in_quiet_hours, zone_of  # noqa: F401  (in_quiet_hours: old home)
 from bot.services.vocab import EVENT_CATEGORIES, EVENT_LANGUAGES
+from bot.services.numbers import IntRange, NumberError, parse_int
 from bot.services.roles import is_secretariat, represents
 from db.models import Event, EventStatus, Follow, Member, Organisation, Role, RoleName, Rsvp, RsvpStatus
 from db.repositories import Repo
@@ -27,6 +28,7 @@ REASON_MAX = 500
 LINK_MAX = 300
 VENUE_MAX = 300
 CAPACITY_MAX = 100_000
+CAPACITY = IntRange(1, CAPACITY_MAX)
 GUESTS_MAX = 3
 MAX_AHEAD = timedelta(days=730)
 MAX_DURATION = timedelta(days=14)
@@ -104,12 +106,12 @@ def clean_link(raw: str | None) -> str:
     return link
 
 
-def clean_capacity(raw: str | None) -> int:
-    """A whole number of places, 1–100000."""
-    text = (raw or "").strip().replace(" ", "")
-    if not text.isdigit() or not 1 <= int(text) <= CAPACITY_MAX:
+def clean_capacity(raw: str | None, locale: str | None = None) -> int:
+    """A whole number of places, 1–100000 ("1 000" too), in ASCII digits or the locale's own."""
+    value = parse_int(raw, CAPACITY, locale, grouping=True)
+    if isinstance(value, NumberError):
         raise InvalidEventField("capacity")
-    return int(text)
+    return value
 
 
 def clean_reason(raw: str | None) -> str:
@@ -118,11 +120,11 @@ def clean_reason(raw: str | None) -> str:
 
 
 _FULL = (
-    re.compile(r"^(?P<d>\d{1,2})[./-](?P<m>\d{1,2})[./-](?P<y>\d{4})[ ,T]+(?P<H>\d{1,2})[:.](?P<M>\d{2})$"),
-    re.compile(r"^(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})[ T]+(?P<H>\d{1,2})[:.](?P<M>\d{2})$"),
+    re.compile(r"^(?P<d>\d{1,2})[./-](?P<m>\d{1,2})[./-](?P<y>\d{4})[ ,T]+(?P<H>\d{1,2})[:.](?P<M>\d{2})$", re.ASCII),
+    re.compile(r"^(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})[ T]+(?P<H>\d{1,2})[:.](?P<M>\d{2})$", re.ASCII),
 )
-_SHORT = re.compile(r"^(?P<d>\d{1,2})[./](?P<m>\d{1,2})[ ,T]+(?P<H>\d{1,2})[:.](?P<M>\d{2})$")
-_TIME = re.compile(r"^(?P<H>\d{1,2})[:.](?P<M>\d{2})$")
+_SHORT = re.compile(r"^(?P<d>\d{1,2})[./](?P<m>\d{1,2})[ ,T]+(?P<H>\d{1,2})[:.](?P<M>\d{2})$", re.ASCII)
+_TIME = re.compile(r"^(?P<H>\d{1,2})[:.](?P<M>\d{2})$", re.ASCII)
 
 
 def parse_local(text: str, zone: str, now: datetime, on_date: date | None = None) -> datetime:

@@ -33,6 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.vocab import ORGANISATION_CATEGORIES
+from bot.services.numbers import IntRange, NumberError, parse_int
 from db.directory_repo import DirectoryRepo, geo_cell_for
 from db.models import Event, EventStatus, Organisation
 from db.types import utcnow
@@ -100,6 +101,7 @@ SAMPLE_EVENTS = SAMPLE_DIR / "sample_events.json"
 _GENERATED_ID = re.compile(r"kardes-org-(\d+)")
 _EMAIL = re.compile(r"[^@\s<>\"',;]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 _IN_ROW_CHUNK = 500
+_COLUMN_INT = IntRange(0, 2**31 - 1)  # what an INTEGER column holds on PostgreSQL
 
 
 class ImportFileError(ValueError):
@@ -471,9 +473,10 @@ def _event_fields(record: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         value = record.get("capacity")
         if value is None or (isinstance(value, str) and not value.strip()):
             return None
-        if isinstance(value, bool) or not str(value).strip().isdigit():
+        number = NumberError.NOT_A_NUMBER if isinstance(value, bool) else parse_int(str(value), _COLUMN_INT)
+        if isinstance(number, NumberError):
             raise _Bad(f"capacity must be a whole number, not {value!r}")
-        return int(str(value).strip())
+        return number
 
     def status() -> str:
         value = _text(record, "status", Event) or EventStatus.APPROVED.value
