@@ -51,6 +51,15 @@ def resolve_locale(stored: str | None, language_code: str | None, default: str) 
     return locale_from_telegram(language_code) or default
 
 
+def pgettext(context: str, message: str, locale: str | None = None) -> str:
+    """`message` translated in its context ("cancelled" of an event, of an announcement), current locale by default."""
+    i18n = I18n.get_current(no_error=True)
+    if i18n is None:
+        return message
+    translations = i18n.locales.get(locale or i18n.current_locale)
+    return translations.pgettext(context, message) if translations else message
+
+
 def babel_locale(locale: str) -> str:
     """The Babel/CLDR locale name for one of ours."""
     return BABEL_LOCALES.get(locale, locale)

@@ -19,7 +19,7 @@ from bot.callbacks import AnnounceCB, ScheduledCB
 from bot.config import LOCALES, Settings
 from bot.filters import CurrentMenu
 from bot.geo import search_countries
-from bot.i18n import LANGUAGE_NAMES, escape, format_number, format_when
+from bot.i18n import LANGUAGE_NAMES, escape, format_number, format_when, pgettext
 from bot.keyboards import TICK
 from bot.labels import country_label, interest_label, language_label
 from bot.replies import edit_text
@@ -595,7 +595,7 @@ async def scheduled(message: Message, session: AsyncSession, member: Member | No
     lines.append("\n" + _("<b>Sent</b>"))
     for item in past:
         figures = await ann.counts(session, item)
-        status = _("sent") if item.status == "done" else _("cancelled")
+        status = _("sent") if item.status == "done" else pgettext("announcement status", "cancelled")
         lines.append(_("#{id} · {status} · sent {sent}, blocked {blocked}, failed {failed}").format(
             id=item.id, status=status, sent=figures.sent, blocked=figures.blocked, failed=figures.failed))
     if not past:

@@ -38,7 +38,7 @@ from bot.callbacks import MapCB
 from bot.config import Settings
 from bot.filters import CurrentMenu
 from bot.geo import get_gazetteer
-from bot.i18n import escape, format_when, resolve_locale
+from bot.i18n import escape, format_when, pgettext, resolve_locale
 from bot.keyboards import TICK, city_label
 from bot.labels import interest_label, language_label
 from bot.replies import edit_markup, edit_text
@@ -780,7 +780,7 @@ def status_label(status: str) -> str:
         EventStatus.PENDING.value: _("waiting for moderation"),
         EventStatus.APPROVED.value: _("approved"),
         EventStatus.REJECTED.value: _("rejected"),
-        EventStatus.CANCELLED.value: _("cancelled"),
+        EventStatus.CANCELLED.value: pgettext("event status", "cancelled"),
     }.get(status, status)
 
 
