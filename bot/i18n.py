@@ -65,6 +65,18 @@ def babel_locale(locale: str) -> str:
     return BABEL_LOCALES.get(locale, locale)
 
 
+def capitalise(text: str, locale: str) -> str:
+    """The first letter in capitals the locale's way: Turkish and Azerbaijani i → İ, ı → I."""
+    if not text:
+        return text
+    first = text[0]
+    if locale in ("tr", "az") and first in "iı":
+        first = "İ" if first == "i" else "I"
+    else:
+        first = first.upper()
+    return first + text[1:]
+
+
 def escape(text: object) -> str:
     """User-supplied text made safe for parse mode HTML."""
     return html.escape(str(text), quote=False)

@@ -21,7 +21,7 @@ from bot.filters import CurrentMenu
 from bot.geo import search_countries
 from bot.i18n import LANGUAGE_NAMES, escape, format_number, format_when, pgettext
 from bot.keyboards import TICK
-from bot.labels import country_label, interest_label, language_label
+from bot.labels import country_label, interest_label, language_label, language_list
 from bot.replies import edit_text
 from bot.services import announcements as ann
 from bot.services.registration import INTERESTS, SPOKEN_LANGUAGES, find_cities
@@ -159,7 +159,7 @@ def audience_text(audience: dict[str, Any], locale: str) -> str:
     if audience.get("origins"):
         parts.append(_("from {places}").format(places=", ".join(country_label(c, locale) for c in audience["origins"])))
     if audience.get("languages"):
-        parts.append(_("speaking {languages}").format(languages=", ".join(language_label(c, locale) for c in audience["languages"])))
+        parts.append(_("speaking {languages}").format(languages=language_list(audience["languages"], locale)))
     if audience.get("interests"):
         parts.append(_("interested in {interests}").format(interests=", ".join(interest_label(c) for c in audience["interests"])))
     return escape("; ".join(parts))

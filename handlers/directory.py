@@ -15,7 +15,7 @@ from bot.callbacks import CardCB, MapCB, NearbyCB, SearchCB
 from bot.geo import get_gazetteer
 from bot.i18n import escape, format_distance, format_when
 from bot.keyboards import TICK, share_location_keyboard
-from bot.labels import category_label, country_label, language_label
+from bot.labels import category_label, country_label, language_list
 from bot.replies import edit_text
 from bot.services import directory
 from db.models import Event, Member, Organisation
@@ -183,7 +183,7 @@ def organisation_card(organisation: Organisation, locale: str) -> str:
     place = ", ".join(p for p in (organisation.address, organisation.city) if p)
     lines.append("\n" + _("Address: {value}").format(value=escape(place or "—") + ", " + escape(country_label(organisation.country_code, locale))))
     if organisation.languages:
-        lines.append(_("Languages: {value}").format(value=escape(", ".join(language_label(c, locale) for c in organisation.languages))))
+        lines.append(_("Languages: {value}").format(value=escape(language_list(organisation.languages, locale))))
     for label, value in ((_("Phone: {value}"), organisation.phone), (_("Email: {value}"), organisation.email),
                          (_("Website: {value}"), organisation.website), (_("Telegram: {value}"), organisation.telegram)):
         if value:
@@ -202,7 +202,7 @@ def event_card(event: Event, host: Organisation | None, locale: str, zone: str |
     if place:
         lines.append(_("Where: {value}").format(value=escape(place)))
     if event.languages:
-        lines.append(_("Languages: {value}").format(value=escape(", ".join(language_label(c, locale) for c in event.languages))))
+        lines.append(_("Languages: {value}").format(value=escape(language_list(event.languages, locale))))
     if event.description:
         lines.append("\n" + escape(event.description))
     if event.link:

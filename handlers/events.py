@@ -40,7 +40,7 @@ from bot.filters import CurrentMenu
 from bot.geo import get_gazetteer
 from bot.i18n import escape, format_when, pgettext, resolve_locale
 from bot.keyboards import TICK, city_label
-from bot.labels import interest_label, language_label
+from bot.labels import interest_label, language_label, language_list
 from bot.replies import edit_markup, edit_text
 from bot.services import calendar as cal
 from bot.services import events as ev
@@ -660,7 +660,7 @@ async def languages_done(query: CallbackQuery, state: FSMContext, member: Member
         await query.answer(_("Please choose at least one language."), show_alert=True)
         return
     locale = i18n.current_locale
-    await _close(query, _("Languages: {value}").format(value=escape(", ".join(language_label(c, locale) for c in chosen))))
+    await _close(query, _("Languages: {value}").format(value=escape(language_list(chosen, locale))))
     await _next(query.message, state, "languages", member, locale)  # type: ignore[arg-type]
 
 
