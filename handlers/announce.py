@@ -20,6 +20,7 @@ from bot.config import LOCALES, Settings
 from bot.filters import CurrentMenu
 from bot.geo import search_countries
 from bot.i18n import LANGUAGE_NAMES, escape, format_number, format_when, pgettext
+from bot.i18n import weekday_name as weekday_in_text
 from bot.keyboards import TICK
 from bot.labels import country_label, interest_label, language_label, language_list
 from bot.replies import edit_text
@@ -169,11 +170,11 @@ def when_text(when: dict[str, Any], member: Member | None, locale: str) -> str:
     zone = (member.timezone if member else None) or "UTC"
     mode = when.get("mode", "now")
     if mode == "at":
-        return format_when(datetime.fromisoformat(when["at"]), locale, zone, "medium") + f" ({escape(zone)})"
+        return format_when(datetime.fromisoformat(when["at"]), locale, zone, "medium")
     if mode == "daily":
         return _("every day at {clock} ({zone})").format(clock=when["clock"], zone=escape(zone))
     if mode == "weekly":
-        return _("every {weekday} at {clock} ({zone})").format(weekday=weekday_name(when["weekday"], locale), clock=when["clock"], zone=escape(zone))
+        return _("every {weekday} at {clock} ({zone})").format(weekday=weekday_in_text(when["weekday"], locale), clock=when["clock"], zone=escape(zone))
     return _("now")
 
 

@@ -441,7 +441,7 @@ async def _ask_start(message: Message, state: FSMContext, locale: str) -> None:
     builder = InlineKeyboardBuilder()
     for day in days:
         noon = datetime(day.year, day.month, day.day, 12, tzinfo=ev.zone_of(zone))
-        builder.button(text=format_when(noon, locale, zone, "EEE d MMM"), callback_data=FormCB(a="day", v=day.isoformat()))
+        builder.button(text=format_when(noon, locale, zone, "day"), callback_data=FormCB(a="day", v=day.isoformat()))
     builder.adjust(4, 3)
     await state.update_data(days=[day.isoformat() for day in days], start_date=None)
     await _menu(message, state, _("When does it start? Type the date and time in the venue's time zone ({zone}), "
