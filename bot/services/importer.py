@@ -33,6 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.directory import ORGANISATION_CATEGORIES
+from bot.services.events import CAPACITY_MAX, EVENT_CATEGORIES, InvalidEventField, clean_capacity, clean_category
 from db.directory_repo import DirectoryRepo, geo_cell_for
 from db.models import Event, EventStatus, Organisation
 from db.types import utcnow
@@ -467,13 +468,25 @@ def _zone(record: dict[str, Any]) -> str:
 
 
 def _event_fields(record: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    # The same checks as the /submit_event form (bot.services.events), so an import cannot store
+    # what a representative could not type: a category outside the list, or 0 places.
     def capacity() -> int | None:
         value = record.get("capacity")
         if value is None or (isinstance(value, str) and not value.strip()):
             return None
-        if isinstance(value, bool) or not str(value).strip().isdigit():
-            raise _Bad(f"capacity must be a whole number, not {value!r}")
-        return int(str(value).strip())
+        try:
+            if isinstance(value, bool):
+                raise InvalidEventField("capacity")
+            return clean_capacity(str(value))
+        except InvalidEventField:
+            raise _Bad(f"capacity must be a whole number from 1 to {CAPACITY_MAX}, not {value!r}") from None
+
+    def category() -> str:
+        value = record.get("category")
+        try:
+            return clean_category(value)
+        except InvalidEventField:
+            raise _Bad(f"unknown category {value!r} (one of {', '.join(EVENT_CATEGORIES)})") from None
 
     def status() -> str:
         value = _text(record, "status", Event) or EventStatus.APPROVED.value
@@ -497,7 +510,7 @@ def _event_fields(record: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
             "country_code": lambda: _country(record),
             "coordinates": lambda: _coordinates(record),
             "languages": lambda: _languages(record),
-            "category": lambda: _text(record, "category", Event),
+            "category": category,
             "capacity": capacity,
             "link": lambda: _url(record, "link", Event),
             "status": status,
