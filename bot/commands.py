@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("start", "Start or show the main menu"),
     ("nearby", "Organisations and events near you"),
+    ("events", "Upcoming events and your answers"),
     ("search", "Search organisations by name or city"),
     ("atlas", "Diaspora Atlas: where our communities live"),
     ("calendar", "Your calendar feed of events"),
@@ -23,6 +24,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("my_events", "Organisations: your events"),
     ("profile", "Your profile"),
     ("settings", "Notification settings"),
+    ("reminders", "Event reminders on or off"),
     ("language", "Change the language"),
     ("mydata", "Get all your data as a file"),
     ("delete", "Erase all your data"),
@@ -48,6 +50,8 @@ _("Search organisations by name or city")
 _("Notification settings")
 _("Get all your data as a file")
 _("Erase all your data")
+_("Upcoming events and your answers")
+_("Event reminders on or off")
 
 
 def commands_for(i18n: I18n, locale: str) -> list[BotCommand]:

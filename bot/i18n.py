@@ -92,7 +92,7 @@ DAY_PATTERNS: dict[str, str] = {
     "tr": "d MMM EEEE", "az": "EEEE, d MMM", "kk": "d MMM, EEEE", "ky": "EEEE, d-MMM",
     "uz": "EEEE, d-MMM", "tk": "d MMM, EEEE", "ru": "EEEE, d MMM", "en": "EEE d MMM",
 }
-TIME_STYLES = ("full", "medium", "short", "day", "time")
+TIME_STYLES = ("full", "medium", "short", "day", "date", "time")
 
 
 @lru_cache(maxsize=512)
@@ -120,6 +120,7 @@ def format_when(moment: datetime, locale: str, timezone: str | None, fmt: str = 
     medium: "Dec 25, 2026, 6:30 PM (Berlin)", "25 дек. 2026 г., 18:30 (Берлин)"
     short:  "25.12.2026, 18:30" (no zone: lists where the zone is said once)
     day:    "Fri 25 Dec", "25 Ara Cuma", "Пятница, 25 дек." (a button)
+    date:   "Friday, December 25, 2026", "пятница, 25 декабря 2026 г." (a day, no time)
     time:   "18:30 (Berlin)"
     Never seconds, never a long zone name.
     """
@@ -128,6 +129,8 @@ def format_when(moment: datetime, locale: str, timezone: str | None, fmt: str = 
     name = babel_locale(locale)
     if fmt == "day":
         return capitalise(babel_format_datetime(local, DAY_PATTERNS.get(locale, DAY_PATTERNS["en"]), locale=name), locale)
+    if fmt == "date":
+        return babel_format_date(local, "full", locale=name)
     clock = babel_format_time(local, "short", locale=name)
     if fmt == "short":
         return f"{format_skeleton('yMd', local, locale=name)}, {clock}"

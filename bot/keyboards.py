@@ -141,6 +141,8 @@ def main_menu_keyboard() -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for action, label in (
         ("nearby", _("📍 Near me")),
+        ("events", _("📅 Events")),
+        ("my_answers", _("🎟 My events")),
         ("profile", _("👤 My profile")),
         ("settings", _("🔔 Notifications")),
         ("language", _("🌐 Language")),

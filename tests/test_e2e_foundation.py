@@ -34,6 +34,7 @@ HELP = (
     "<b>What I can do</b>\n"
     "/start — register, or show the main menu\n"
     "/nearby — organisations and events near you\n"
+    "/events — upcoming events, and the ones you answered\n"
     "/search — find organisations by name or city\n"
     "/atlas — the Diaspora Atlas: where our communities live\n"
     "/calendar — your events in your calendar app\n"
