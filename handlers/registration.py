@@ -14,6 +14,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.callbacks import CityCB, ConsentCB, DoneCB, LanguageCB, NotifyCB, OriginCB, ToggleCB
+from bot.commands import set_chat_menu
 from bot.config import LOCALES
 from bot.filters import CurrentMenu
 from bot.geo import search_countries
@@ -370,6 +371,8 @@ async def _finish(query: CallbackQuery, state: FSMContext, session: AsyncSession
     await state.clear()
     await message.answer(_("You are registered. Welcome to the community! Here is what we keep about you:"))
     await show_profile(message, member)
+    await session.commit()  # the menu call below must not hold the new member's row open
+    await set_chat_menu(query.bot, I18n.get_current(), query.from_user.id, member.locale or "en")  # type: ignore[arg-type]
 
 
 # --- shared ------------------------------------------------------------------------------
