@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from aiogram.utils.i18n import gettext as _
 from babel import Locale
 
-from bot.geo import country_name
+from bot.geo import City, city_name, country_name, get_gazetteer
 from bot.geo.countries import normalise_uzbek
 from bot.i18n import babel_locale, capitalise
 
@@ -72,6 +72,12 @@ def language_label(code: str, locale: str) -> str:
 def language_list(codes: Iterable[str], locale: str) -> str:
     """Languages inside a sentence: "турецкий, казахский", "Türkçe, Kazakça", "—" when there are none."""
     return ", ".join(language_name(code, locale) for code in codes) or "—"
+
+
+def place_label(city_id: int | None, stored: str | None, locale: str) -> str:
+    """A member's or a place's city in the reader's script when the gazetteer knows it, else as stored."""
+    city: City | None = get_gazetteer().get(city_id) if city_id else None
+    return city_name(city, locale) if city is not None else (stored or "—")
 
 
 def country_label(code: str | None, locale: str) -> str:

@@ -29,7 +29,7 @@ from bot.keyboards import (
     share_location_keyboard,
     toggles_keyboard,
 )
-from bot.labels import country_label, interest_label, language_label
+from bot.labels import country_label, interest_label, language_label, place_label
 from bot.replies import edit_markup, edit_text
 from bot.services import registration as reg
 from bot.states import Registration
@@ -218,7 +218,7 @@ async def _place_chosen(
     message: Message, state: FSMContext, session: AsyncSession, member: Member | None, place: reg.Place, locale: str
 ) -> None:
     await message.answer(
-        _("Got it: {city}, {country}.").format(city=escape(place.city_name or ""), country=escape(country_label(place.country_code, locale))),
+        _("Got it: {city}, {country}.").format(city=escape(place_label(place.city_id, place.city_name, locale)), country=escape(country_label(place.country_code, locale))),
         reply_markup=ReplyKeyboardRemove(),
     )
     if await _save_if_editing(message, state, session, member, {"place": place.as_dict()}):
