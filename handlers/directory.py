@@ -12,6 +12,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.callbacks import CardCB, MapCB, NearbyCB, SearchCB
+from bot.deeplinks import share_link
 from bot.geo import city_name, get_gazetteer
 from bot.i18n import escape, format_distance, format_when
 from bot.keyboards import TICK, share_location_keyboard
@@ -188,7 +189,7 @@ def organisation_card(organisation: Organisation, locale: str) -> str:
                          (_("Website: {value}"), organisation.website), (_("Telegram: {value}"), organisation.telegram)):
         if value:
             lines.append(label.format(value=escape(value)))
-    return "\n".join(lines)
+    return "\n".join(lines + share_line("o", organisation.id))
 
 
 def event_card(event: Event, host: Organisation | None, locale: str, zone: str | None) -> str:
@@ -207,7 +208,13 @@ def event_card(event: Event, host: Organisation | None, locale: str, zone: str |
         lines.append("\n" + escape(event.description))
     if event.link:
         lines.append(_("More: {value}").format(value=escape(event.link)))
-    return "\n".join(lines)
+    return "\n".join(lines + share_line("e", event.id))
+
+
+def share_line(kind: str, item_id: int | None) -> list[str]:
+    """The card's deep link, to pass on (none until the bot knows its username)."""
+    link = share_link(kind, item_id)
+    return [_("🔗 Share: {link}").format(link=escape(link))] if link else []
 
 
 @router.callback_query(MapCB.filter())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
@@ -21,6 +21,7 @@ from babel.dates import format_date
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.callbacks import CardCB, MapCB, MenuCB
+from bot.deeplinks import remember_bot
 from bot.i18n import babel_locale, capitalise, escape, format_distance, format_when, pgettext
 from bot.replies import edit_text
 from bot.services import directory
@@ -30,6 +31,12 @@ from db.models import EventStatus, Member, RsvpStatus
 from db.types import utcnow
 
 router = Router(name="event_list")
+
+
+@router.startup()
+async def remember_bot_username(bot: Bot) -> None:
+    """Share links need the bot's username: learn it once, at start-up."""
+    await remember_bot(bot)
 
 PAGE = 5
 _DATE = re.compile(r"^\s*(?:(?P<y1>\d{4})-(?P<m1>\d{1,2})-(?P<d1>\d{1,2})|(?P<d2>\d{1,2})[./](?P<m2>\d{1,2})(?:[./](?P<y2>\d{2}|\d{4}))?)\s*$")
