@@ -201,3 +201,15 @@ async def test_help_and_the_main_menu_lead_to_events(running_bot, client, sessio
     listed = await client.last_message(user.id)
     assert listed["plain"].splitlines()[0] == bare(tr("<b>Upcoming events</b> near you and from what you follow: {count}", locale)).format(count=0)
     assert tr("Nothing in this period.", locale) in listed["plain"]
+
+
+@pytest.mark.parametrize(("chosen", "phone"), [("uz", "tr"), ("ru", "kk"), ("tk", "en")])
+async def test_the_apology_for_a_failure_is_in_the_chosen_language_not_the_phones(running_bot, client, session, chosen, phone) -> None:  # type: ignore[no-untyped-def]
+    user = SandboxUser(7501, "Gulnara", language_code=phone)
+    await client.register(user)
+    await member_in_berlin(session, user, chosen)
+    await session.commit()
+    await client.set_failure(user.id, "server_error", count=1)  # the reply to /events fails once
+    replies = await client.send(user, "/events")
+    texts = [e.get("plain") for e in replies if e.get("type") == "message"]
+    assert texts == [tr("Sorry, something went wrong on our side. Please try again in a moment.", chosen)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import LOCALES
@@ -22,3 +23,8 @@ async def set_locale(session: AsyncSession, member: Member, locale: str) -> None
         raise ValueError(f"unknown locale {locale!r}")
     member.locale = locale
     await session.flush()
+
+
+async def stored_locale(session: AsyncSession, telegram_id: int) -> str | None:
+    """The language a member chose, by Telegram id (None for someone we do not know)."""
+    return await session.scalar(select(Member.locale).where(Member.telegram_id == telegram_id))
