@@ -23,7 +23,7 @@ compile: venv
 
 # Extract msgids from the code, merge them into every catalogue, compile.
 locales: venv
-	$(BIN)/pybabel extract -F babel.cfg -k _ -k __ -k gettext -k lazy_gettext -k ngettext:1,2 \
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k __ -k gettext -k lazy_gettext -k ngettext:1,2 -k pgettext:1c,2 -k npgettext:1c,2,3 \
 	    --no-location --sort-output --project=kardes -o locales/messages.pot bot handlers jobs db
 	@for l in $(LANGS); do \
 	    if [ -f locales/$$l/LC_MESSAGES/messages.po ]; then \

@@ -20,7 +20,8 @@ from bot.button_ids import ButtonIdsMiddleware
 from bot.chat_scope import GroupChatterFilter, PrivateOnly
 from bot.config import Settings
 from bot.fsm_storage import DatabaseStorage
-from bot.i18n import create_i18n, locale_from_telegram
+from bot.i18n import create_i18n, resolve_locale
+from bot.services.members import stored_locale
 from bot.services.registration import mark_blocked
 from bot.middlewares import ButtonGuardMiddleware, DbSessionMiddleware, LocaleMiddleware, MemberMiddleware, ThrottleMiddleware
 from db.session import create_engine, create_session_factory
@@ -100,8 +101,16 @@ async def _on_error(event: ErrorEvent, i18n: I18n, session_factory: async_sessio
         log.info("user %s has blocked the bot", user.id if user else "?")
         return True
     log.exception("update %s failed", event.update.update_id, exc_info=event.exception)
-    # The locale middleware's context is gone by now; Telegram's language is the best we have.
-    locale = locale_from_telegram(user.language_code if user else None) or i18n.default_locale
+    # The locale middleware's context is gone by now: look the member's choice up again (the
+    # failure may have been the database itself, so only Telegram's language is then left).
+    stored = None
+    if user is not None:
+        try:
+            async with session_factory() as session:
+                stored = await stored_locale(session, user.id)
+        except Exception:
+            log.warning("no stored locale for the apology to user %s", user.id)
+    locale = resolve_locale(stored, user.language_code if user else None, i18n.default_locale)
     text = i18n.gettext("Sorry, something went wrong on our side. Please try again in a moment.", locale=locale)
     try:
         if update.message is not None:

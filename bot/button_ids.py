@@ -16,7 +16,7 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, TelegramObject
 from aiogram.utils.i18n import I18n
 
-from bot.services.numbers import IntRange
+from bot.numbers import IntRange
 
 log = logging.getLogger(__name__)
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]

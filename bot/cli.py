@@ -131,7 +131,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def _audience_from_args(pairs: list[str]) -> dict[str, object]:
     """countries=DE,FR cities=Berlin,Köln languages=kk origins=KZ interests=culture radius=52.52,13.40,50"""
-    from bot.services.numbers import ROW_ID, NumberError, parse_int
+    from bot.numbers import ROW_ID, NumberError, parse_int
     from bot.services.registration import find_cities
 
     audience: dict[str, object] = {}

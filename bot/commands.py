@@ -1,11 +1,13 @@
-"""The command menu, registered once per language."""
+"""The command menu (once per language, and per chat in the member's chosen language) and the
+bot's name and descriptions per language."""
 
 from __future__ import annotations
 
 import logging
 
 from aiogram import Bot
-from aiogram.types import BotCommand, BotCommandScopeAllGroupChats
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeChat
 from aiogram.utils.i18n import I18n
 
 from bot.config import LOCALES
@@ -16,6 +18,7 @@ log = logging.getLogger(__name__)
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("start", "Start or show the main menu"),
     ("nearby", "Organisations and events near you"),
+    ("events", "Upcoming events and your answers"),
     ("search", "Search organisations by name or city"),
     ("atlas", "Diaspora Atlas: where our communities live"),
     ("calendar", "Your calendar feed of events"),
@@ -23,6 +26,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("my_events", "Organisations: your events"),
     ("profile", "Your profile"),
     ("settings", "Notification settings"),
+    ("reminders", "Event reminders on or off"),
     ("language", "Change the language"),
     ("mydata", "Get all your data as a file"),
     ("delete", "Erase all your data"),
@@ -48,6 +52,8 @@ _("Search organisations by name or city")
 _("Notification settings")
 _("Get all your data as a file")
 _("Erase all your data")
+_("Upcoming events and your answers")
+_("Event reminders on or off")
 
 
 def commands_for(i18n: I18n, locale: str, *, in_groups: bool = False) -> list[BotCommand]:
@@ -58,8 +64,21 @@ def commands_for(i18n: I18n, locale: str, *, in_groups: bool = False) -> list[Bo
             if not in_groups or name in GROUP_COMMANDS]
 
 
+# The bot's profile in each language: its name, the "What can this bot do?" text of an empty chat,
+# and the line on its profile page. msgids, translated when they are set.
+NAME = "Kardeş — Turkic diaspora"
+DESCRIPTION = ("Kardeş helps the Turkic-speaking diaspora find organisations, events and news near them, "
+               "in eight languages. Tap Start and choose yours.")
+SHORT_DESCRIPTION = "Organisations, events and news of the Turkic-speaking diaspora near you."
+_("Kardeş — Turkic diaspora")
+_("Kardeş helps the Turkic-speaking diaspora find organisations, events and news near them, "
+  "in eight languages. Tap Start and choose yours.")
+_("Organisations, events and news of the Turkic-speaking diaspora near you.")
+
+
 async def register_commands(bot: Bot, i18n: I18n, default_locale: str) -> None:
-    """Set the menu for every language, and the default locale's for everyone else; groups get the public part."""
+    """Set the menu for every language, and the default locale's for everyone else (groups get the
+    public part); then the bot's name and descriptions per language."""
     groups = BotCommandScopeAllGroupChats()
     await bot.set_my_commands(commands_for(i18n, default_locale))
     await bot.set_my_commands(commands_for(i18n, default_locale, in_groups=True), scope=groups)
@@ -67,3 +86,40 @@ async def register_commands(bot: Bot, i18n: I18n, default_locale: str) -> None:
         await bot.set_my_commands(commands_for(i18n, locale), language_code=locale)
         await bot.set_my_commands(commands_for(i18n, locale, in_groups=True), scope=groups, language_code=locale)
     log.info("command menu registered in %d languages", len(LOCALES))
+    await register_profile(bot, i18n, default_locale)
+
+
+async def set_chat_menu(bot: Bot, i18n: I18n, chat_id: int, locale: str) -> bool:
+    """The menu of one private chat in the member's chosen language (Telegram would otherwise show
+    the phone's language). A failure is logged, never raised: the menu is a convenience."""
+    try:
+        await bot.set_my_commands(commands_for(i18n, locale), scope=BotCommandScopeChat(chat_id=chat_id))
+    except TelegramAPIError as error:
+        log.warning("could not set the command menu of chat %s: %s", chat_id, error)
+        return False
+    return True
+
+
+async def register_profile(bot: Bot, i18n: I18n, default_locale: str) -> None:
+    """Name, description and short description for every language (and the default one without
+    a language), changed only where they differ: Telegram allows few changes a day. A server that
+    refuses (429) or does not know the methods is logged and skipped."""
+    fields = (
+        ("name", NAME, bot.get_my_name, bot.set_my_name),
+        ("description", DESCRIPTION, bot.get_my_description, bot.set_my_description),
+        ("short_description", SHORT_DESCRIPTION, bot.get_my_short_description, bot.set_my_short_description),
+    )
+    changed = 0
+    for field, msgid, get, put in fields:
+        for language in (None, *LOCALES):
+            text = i18n.gettext(msgid, locale=language or default_locale)
+            try:
+                current = getattr(await get(language_code=language), field, None)
+                if current == text:
+                    continue
+                await put(**{field: text}, language_code=language)
+                changed += 1
+            except TelegramAPIError as error:
+                log.warning("could not set the bot's %s (%s): %s; skipping the rest of it", field, language or "default", error)
+                break
+    log.info("bot profile: %d texts changed", changed)

@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     def _parse_ids(cls, value: object) -> object:
         # Accept "1, 2 3" from the environment as well as a real list.
         if isinstance(value, str):
-            from bot.services.numbers import TELEGRAM_ID, NumberError, parse_int
+            from bot.numbers import TELEGRAM_ID, NumberError, parse_int
 
             parts = value.replace(",", " ").split()
             ids = [parse_int(part, TELEGRAM_ID) for part in parts]

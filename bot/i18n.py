@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import html
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import I18n
+from babel.dates import format_date as babel_format_date
 from babel.dates import format_datetime as babel_format_datetime
+from babel.dates import format_skeleton, get_day_names, get_timezone_location
+from babel.dates import format_time as babel_format_time
 from babel.numbers import format_decimal
 
 from bot.config import LOCALES
@@ -28,7 +32,7 @@ LANGUAGE_NAMES: dict[str, str] = {
 }
 
 # Babel's locale for each of ours: Uzbek and Azerbaijani in the Latin script they use today.
-BABEL_LOCALES: dict[str, str] = {"uz": "uz_Latn", "az": "az_Latn"}
+BABEL_LOCALES: dict[str, str] = {"uz": "uz_Latn", "az": "az_Latn", "kk": "kk_Cyrl"}
 
 
 def create_i18n(default_locale: str = "en") -> I18n:
@@ -51,9 +55,30 @@ def resolve_locale(stored: str | None, language_code: str | None, default: str) 
     return locale_from_telegram(language_code) or default
 
 
+def pgettext(context: str, message: str, locale: str | None = None) -> str:
+    """`message` translated in its context ("cancelled" of an event, of an announcement), current locale by default."""
+    i18n = I18n.get_current(no_error=True)
+    if i18n is None:
+        return message
+    translations = i18n.locales.get(locale or i18n.current_locale)
+    return translations.pgettext(context, message) if translations else message
+
+
 def babel_locale(locale: str) -> str:
     """The Babel/CLDR locale name for one of ours."""
     return BABEL_LOCALES.get(locale, locale)
+
+
+def capitalise(text: str, locale: str) -> str:
+    """The first letter in capitals the locale's way: Turkish and Azerbaijani i → İ, ı → I."""
+    if not text:
+        return text
+    first = text[0]
+    if locale in ("tr", "az") and first in "iı":
+        first = "İ" if first == "i" else "I"
+    else:
+        first = first.upper()
+    return first + text[1:]
 
 
 def escape(text: object) -> str:
@@ -61,10 +86,72 @@ def escape(text: object) -> str:
     return html.escape(str(text), quote=False)
 
 
+# A day on a button: the weekday written out (CLDR's abbreviations are cryptic in az: "C."), the
+# month short, in each locale's order.
+DAY_PATTERNS: dict[str, str] = {
+    "tr": "d MMM EEEE", "az": "EEEE, d MMM", "kk": "d MMM, EEEE", "ky": "EEEE, d-MMM",
+    "uz": "EEEE, d-MMM", "tk": "d MMM, EEEE", "ru": "EEEE, d MMM", "en": "EEE d MMM",
+}
+TIME_STYLES = ("full", "medium", "short", "day", "date", "time")
+
+
+@lru_cache(maxsize=512)
+def zone_label(timezone: str, locale: str) -> str:
+    """A time zone as people name it: its city in the reader's language ("Berlin", "Берлин"), else "UTC+3"."""
+    if timezone in ("UTC", "Etc/UTC", "GMT"):
+        return "UTC"
+    try:
+        city = get_timezone_location(ZoneInfo(timezone), locale=babel_locale(locale), return_city=True)
+    except (LookupError, ValueError):
+        city = ""
+    if city and not city.startswith(("GMT", "UTC")):
+        return city
+    offset = datetime.now(ZoneInfo(timezone)).utcoffset() or timedelta(0)
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "\u2212"
+    hours, rest = divmod(abs(minutes), 60)
+    return f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
+
+
 def format_when(moment: datetime, locale: str, timezone: str | None, fmt: str = "medium") -> str:
-    """A UTC instant shown in the member's time zone and locale."""
-    zone = ZoneInfo(timezone) if timezone else ZoneInfo("UTC")
-    return babel_format_datetime(moment, format=fmt, tzinfo=zone, locale=babel_locale(locale))
+    """A UTC instant as people write it, in the reader's time zone and locale; the one place that formats one.
+
+    full:   "Friday, December 25, 2026, 6:30 PM (Berlin)", "25 Aralık 2026 Cuma, 18:30 (Berlin)"
+    medium: "Dec 25, 2026, 6:30 PM (Berlin)", "25 дек. 2026 г., 18:30 (Берлин)"
+    short:  "25.12.2026, 18:30" (no zone: lists where the zone is said once)
+    day:    "Fri 25 Dec", "25 Ara Cuma", "Пятница, 25 дек." (a button)
+    date:   "Friday, December 25, 2026", "пятница, 25 декабря 2026 г." (a day, no time)
+    time:   "18:30 (Berlin)"
+    Never seconds, never a long zone name.
+    """
+    zone = timezone or "UTC"
+    local = moment.astimezone(ZoneInfo(zone))
+    name = babel_locale(locale)
+    if fmt == "day":
+        return capitalise(babel_format_datetime(local, DAY_PATTERNS.get(locale, DAY_PATTERNS["en"]), locale=name), locale)
+    if fmt == "date":
+        return babel_format_date(local, "full", locale=name)
+    clock = babel_format_time(local, "short", locale=name)
+    if fmt == "short":
+        return f"{format_skeleton('yMd', local, locale=name)}, {clock}"
+    zoned = f"{clock} ({zone_label(zone, locale)})"
+    if fmt == "time":
+        return zoned
+    day = babel_format_date(local, "full" if fmt == "full" else "medium", locale=name)
+    return f"{day}, {zoned}"
+
+
+def weekday_name(index: int, locale: str) -> str:
+    """A weekday (0 = Monday) as written inside a sentence: lower case in tr and az ("her pazartesi")."""
+    name = get_day_names("wide", locale=babel_locale(locale))[index]
+    return lower(name, locale) if locale in ("tr", "az") else name
+
+
+def lower(text: str, locale: str) -> str:
+    """Lower case the locale's way: Turkish and Azerbaijani I → ı, İ → i."""
+    if locale in ("tr", "az"):
+        text = text.replace("I", "ı").replace("İ", "i")
+    return text.lower()
 
 
 def format_number(value: float | int, locale: str) -> str:

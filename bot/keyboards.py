@@ -21,7 +21,7 @@ from bot.callbacks import (
     ToggleCB,
 )
 from bot.config import LOCALES
-from bot.geo import City
+from bot.geo import City, city_name
 from bot.i18n import LANGUAGE_NAMES
 from bot.labels import country_label, interest_label, language_label
 from bot.services.registration import INTERESTS, ORIGIN_COUNTRIES, QUIET_PRESETS, RADII_KM, SPOKEN_LANGUAGES
@@ -59,7 +59,7 @@ def share_location_keyboard() -> ReplyKeyboardMarkup:
 def city_label(city: City, locale: str) -> str:
     """'Paris, France' or 'Paris, TX, United States': enough to tell namesakes apart."""
     region = f", {city.admin1_code}" if city.admin1_code and city.admin1_code.isalpha() else ""
-    return f"{city.name}{region}, {country_label(city.country_code, locale)}"[:64]
+    return f"{city_name(city, locale)}{region}, {country_label(city.country_code, locale)}"[:64]
 
 
 def cities_keyboard(cities: Iterable[City], locale: str) -> InlineKeyboardMarkup:
@@ -141,6 +141,8 @@ def main_menu_keyboard() -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for action, label in (
         ("nearby", _("📍 Near me")),
+        ("events", _("📅 Events")),
+        ("my_answers", _("🎟 My events")),
         ("profile", _("👤 My profile")),
         ("settings", _("🔔 Notifications")),
         ("language", _("🌐 Language")),

@@ -12,11 +12,11 @@ def get_routers() -> list[Router]:
     process that builds a new dispatcher (tests, a restarted demo) takes them over.
     """
     from handlers import (
-        announce, atlas, common, directory, events, fallback, freshness, language, membership, privacy, profile, registration, roles,
+        announce, atlas, common, directory, event_list, events, fallback, freshness, language, membership, privacy, profile, registration, roles,
     )
 
     routers = [
-        membership.router, registration.router, common.router, profile.router, privacy.router, language.router,
+        membership.router, registration.router, common.router, event_list.router, profile.router, privacy.router, language.router,
         roles.router, events.router, directory.router, freshness.router, announce.router, atlas.router, fallback.router,
     ]
     for router in routers:

@@ -19,12 +19,13 @@ from bot.callbacks import AnnounceCB, ScheduledCB
 from bot.config import LOCALES, Settings
 from bot.filters import CurrentMenu
 from bot.geo import search_countries
-from bot.i18n import LANGUAGE_NAMES, escape, format_number, format_when
+from bot.i18n import LANGUAGE_NAMES, escape, format_number, format_when, pgettext
+from bot.i18n import weekday_name as weekday_in_text
 from bot.keyboards import TICK
-from bot.labels import country_label, interest_label, language_label
+from bot.labels import country_label, interest_label, language_label, language_list
 from bot.replies import edit_text
 from bot.services import announcements as ann
-from bot.services.numbers import COORDINATE_LAT, COORDINATE_LON, IntRange, NumberError, parse_decimal, parse_int
+from bot.numbers import COORDINATE_LAT, COORDINATE_LON, IntRange, NumberError, parse_decimal, parse_int
 from bot.services.registration import INTERESTS, SPOKEN_LANGUAGES, find_cities
 from bot.services.roles import is_secretariat
 from bot.states import Announce
@@ -162,7 +163,7 @@ def audience_text(audience: dict[str, Any], locale: str) -> str:
     if audience.get("origins"):
         parts.append(_("from {places}").format(places=", ".join(country_label(c, locale) for c in audience["origins"])))
     if audience.get("languages"):
-        parts.append(_("speaking {languages}").format(languages=", ".join(language_label(c, locale) for c in audience["languages"])))
+        parts.append(_("speaking {languages}").format(languages=language_list(audience["languages"], locale)))
     if audience.get("interests"):
         parts.append(_("interested in {interests}").format(interests=", ".join(interest_label(c) for c in audience["interests"])))
     return escape("; ".join(parts))
@@ -172,11 +173,11 @@ def when_text(when: dict[str, Any], member: Member | None, locale: str) -> str:
     zone = (member.timezone if member else None) or "UTC"
     mode = when.get("mode", "now")
     if mode == "at":
-        return format_when(datetime.fromisoformat(when["at"]), locale, zone, "medium") + f" ({escape(zone)})"
+        return format_when(datetime.fromisoformat(when["at"]), locale, zone, "medium")
     if mode == "daily":
         return _("every day at {clock} ({zone})").format(clock=when["clock"], zone=escape(zone))
     if mode == "weekly":
-        return _("every {weekday} at {clock} ({zone})").format(weekday=weekday_name(when["weekday"], locale), clock=when["clock"], zone=escape(zone))
+        return _("every {weekday} at {clock} ({zone})").format(weekday=weekday_in_text(when["weekday"], locale), clock=when["clock"], zone=escape(zone))
     return _("now")
 
 
@@ -593,7 +594,7 @@ async def scheduled(message: Message, session: AsyncSession, member: Member | No
     lines.append("\n" + _("<b>Sent</b>"))
     for item in past:
         figures = await ann.counts(session, item)
-        status = _("sent") if item.status == "done" else _("cancelled")
+        status = _("sent") if item.status == "done" else pgettext("announcement status", "cancelled")
         lines.append(_("#{id} · {status} · sent {sent}, blocked {blocked}, failed {failed}").format(
             id=item.id, status=status, sent=figures.sent, blocked=figures.blocked, failed=figures.failed))
     if not past:

@@ -16,6 +16,7 @@ async def send_help(message: Message) -> None:
             "<b>What I can do</b>\n"
             "/start — register, or show the main menu\n"
             "/nearby — organisations and events near you\n"
+            "/events — upcoming events, and the ones you answered\n"
             "/search — find organisations by name or city\n"
             "/atlas — the Diaspora Atlas: where our communities live\n"
             "/calendar — your events in your calendar app\n"

@@ -12,7 +12,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.callbacks import CardCB, MapCB, NearbyCB, SearchCB
-from bot.geo import get_gazetteer
+from bot.geo import city_name, get_gazetteer
 from bot.i18n import escape, format_distance, format_when
 from bot.keyboards import TICK, share_location_keyboard
 from bot.labels import category_label
@@ -85,7 +85,7 @@ async def render_nearby(session: AsyncSession, view: NearbyCB, member: Member | 
     """The nearby list for one view, and its buttons."""
     lat, lon = view.lat / 100, view.lon / 100
     city = get_gazetteer().nearest(lat, lon)
-    place = escape(city.name) if city else f"{lat:.2f}, {lon:.2f}"
+    place = escape(city_name(city, locale)) if city else f"{lat:.2f}, {lon:.2f}"
     distance = format_distance(view.r, locale)
     if view.v == "c":
         return _category_picker(view, place, distance)

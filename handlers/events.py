@@ -38,7 +38,7 @@ from bot.filters import CurrentMenu
 from bot.geo import get_gazetteer
 from bot.i18n import escape, format_when
 from bot.keyboards import TICK, city_label
-from bot.labels import interest_label, language_label
+from bot.labels import interest_label, language_label, language_list
 from bot.replies import edit_markup, edit_text
 from bot.services import calendar as cal
 from bot.services import events as ev
@@ -65,7 +65,7 @@ from bot.views.events import (  # noqa: F401  (old home of the event texts)
     rsvp_keyboard,
     status_label,
 )
-from bot.services.numbers import ROW_ID, NumberError, parse_int
+from bot.numbers import ROW_ID, NumberError, parse_int
 from bot.services.roles import is_secretariat, secretariat_chat_ids
 from db.models import Event, EventStatus, Member, Organisation, RsvpStatus
 from db.types import utcnow
@@ -227,7 +227,7 @@ async def _ask_start(message: Message, state: FSMContext, locale: str) -> None:
     builder = InlineKeyboardBuilder()
     for day in days:
         noon = datetime(day.year, day.month, day.day, 12, tzinfo=ev.zone_of(zone))
-        builder.button(text=format_when(noon, locale, zone, "EEE d MMM"), callback_data=FormCB(a="day", v=day.isoformat()))
+        builder.button(text=format_when(noon, locale, zone, "day"), callback_data=FormCB(a="day", v=day.isoformat()))
     builder.adjust(4, 3)
     await state.update_data(days=[day.isoformat() for day in days], start_date=None)
     await _menu(message, state, _("When does it start? Type the date and time in the venue's time zone ({zone}), "
@@ -448,7 +448,7 @@ async def languages_done(query: CallbackQuery, state: FSMContext, member: Member
         await query.answer(_("Please choose at least one language."), show_alert=True)
         return
     locale = i18n.current_locale
-    await _close(query, _("Languages: {value}").format(value=escape(", ".join(language_label(c, locale) for c in chosen))))
+    await _close(query, _("Languages: {value}").format(value=escape(language_list(chosen, locale))))
     await _next(query.message, state, "languages", member, locale)  # type: ignore[arg-type]
 
 

@@ -11,6 +11,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.callbacks import LanguageCB
+from bot.commands import set_chat_menu
 from bot.config import LOCALES
 from bot.keyboards import language_keyboard
 from bot.replies import edit_text
@@ -46,3 +47,6 @@ async def choose_language(
         text = _("Language set: English. Send /help to see what I can do.")
         await edit_text(query.message, text)
         await query.answer()
+    if member is not None:
+        await session.commit()  # before the Bot API call below: no write held open across it
+        await set_chat_menu(query.bot, i18n, query.from_user.id, callback_data.code)  # type: ignore[arg-type]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiogram import F, Router
-from aiogram.filters import CommandStart, StateFilter
+from aiogram.filters import CommandObject, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 from aiogram.utils.i18n import I18n
@@ -14,7 +14,9 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.callbacks import CityCB, ConsentCB, DoneCB, LanguageCB, NotifyCB, OriginCB, ToggleCB
+from bot.commands import set_chat_menu
 from bot.config import LOCALES
+from bot.deeplinks import parse_payload
 from bot.filters import CurrentMenu
 from bot.geo import search_countries
 from bot.i18n import escape
@@ -28,7 +30,8 @@ from bot.keyboards import (
     share_location_keyboard,
     toggles_keyboard,
 )
-from bot.labels import country_label, interest_label, language_label
+from bot.labels import country_label, interest_label, language_label, place_label
+from bot.open_card import send_card
 from bot.replies import edit_markup, edit_text
 from bot.services import registration as reg
 from bot.states import Registration
@@ -60,12 +63,25 @@ async def _close_menu(query: CallbackQuery, text: str) -> None:
 
 # --- entry -------------------------------------------------------------------------------
 
+async def open_card_link(message: Message, session: AsyncSession, member: Member, target: tuple[str, int], locale: str) -> bool:
+    """The card a deep link points to; False (after saying so) when it is no longer listed."""
+    if await send_card(message, session, member, target[0], target[1], locale):
+        return True
+    await message.answer(_("This entry is no longer listed."))
+    return False
+
+
 @router.message(CommandStart())
-async def start(message: Message, state: FSMContext, member: Member | None, i18n: I18n) -> None:
+async def start(message: Message, state: FSMContext, member: Member | None, i18n: I18n, command: CommandObject,
+                session: AsyncSession) -> None:
+    target = parse_payload(command.args)  # a card's deep link (t.me/<bot>?start=e_42); anything else is ignored
     if member is not None and member.registered_at is not None:
         await state.clear()
-        await show_main_menu(message, member)
+        if target is None or not await open_card_link(message, session, member, target, i18n.current_locale):
+            await show_main_menu(message, member)
         return
+    if target is not None:  # shown once the newcomer is registered
+        await state.update_data(open_after=list(target))
     locale = i18n.current_locale
     if await resume(message, state, locale):
         return
@@ -217,7 +233,7 @@ async def _place_chosen(
     message: Message, state: FSMContext, session: AsyncSession, member: Member | None, place: reg.Place, locale: str
 ) -> None:
     await message.answer(
-        _("Got it: {city}, {country}.").format(city=escape(place.city_name or ""), country=escape(country_label(place.country_code, locale))),
+        _("Got it: {city}, {country}.").format(city=escape(place_label(place.city_id, place.city_name, locale)), country=escape(country_label(place.country_code, locale))),
         reply_markup=ReplyKeyboardRemove(),
     )
     if await _save_if_editing(message, state, session, member, {"place": place.as_dict()}):
@@ -365,11 +381,16 @@ async def _finish(query: CallbackQuery, state: FSMContext, session: AsyncSession
     if await _save_if_editing(message, state, session, member, draft):
         return
     data = await state.get_data()
+    target = parse_payload("_".join(map(str, data.get("open_after") or ())))
     answers = {**data.get("draft", {}), **draft, "consent_at": data.get("consent_at"), "consent_version": data.get("consent_version")}
     member = await reg.complete_registration(session, query.from_user.id, data.get("locale", "en"), answers)
     await state.clear()
     await message.answer(_("You are registered. Welcome to the community! Here is what we keep about you:"))
     await show_profile(message, member)
+    await session.commit()  # the menu call below must not hold the new member's row open
+    await set_chat_menu(query.bot, I18n.get_current(), query.from_user.id, member.locale or "en")  # type: ignore[arg-type]
+    if target is not None:  # they came through a card's link: now the card
+        await open_card_link(message, session, member, target, member.locale or "en")
 
 
 # --- shared ------------------------------------------------------------------------------

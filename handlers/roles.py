@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.i18n import escape
 from bot.services import events as ev
-from bot.services.numbers import ROW_ID, TELEGRAM_ID, NumberError, parse_int
+from bot.numbers import ROW_ID, TELEGRAM_ID, NumberError, parse_int
 from bot.services.roles import is_secretariat
 from db.models import Member, Organisation
 from bot.notify import send_rendered

@@ -363,7 +363,8 @@ async def test_export_then_import_round_trips(session, tmp_path, suffix) -> None
 async def test_events_import_validates_times_zones_and_hosts(session, tmp_path) -> None:  # type: ignore[no-untyped-def]
     session.add(org("host", "Host", *BERLIN))
     await session.commit()
-    base = {"organisation_external_id": "host", "title": "Nevruz", "starts_at": "2030-03-21T19:00:00+01:00", "timezone": "Europe/Berlin"}
+    base = {"organisation_external_id": "host", "title": "Nevruz", "starts_at": "2030-03-21T19:00:00+01:00", "timezone": "Europe/Berlin",
+            "category": "culture"}
     rows = [
         base,
         {**base, "title": "Naive", "starts_at": "2030-03-21T19:00:00"},

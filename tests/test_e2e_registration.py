@@ -140,7 +140,7 @@ async def test_unknown_city_gets_suggestions_or_a_hint_never_a_crash(running_bot
     await client.send(user, "Dilnoza")
     typo = await client.send(user, "Tashkend")
     labels = [row[0]["text"] for row in typo[-1]["reply_markup"]["inline_keyboard"]]
-    assert any(label.startswith("Tashkent") for label in labels) and len(labels) <= 5
+    assert any(label.startswith("Toshkent") for label in labels) and len(labels) <= 5  # Tashkent, as Uzbek writes it
     nonsense = await client.send(user, "qqqqzzzzxxxx")
     assert plain(nonsense) == [tr("I could not find “{text}”. Check the spelling, try the name in another language, or share your location.", "uz").format(text="qqqqzzzzxxxx")]
 
@@ -170,7 +170,7 @@ async def test_a_restart_mid_registration_resumes_at_the_same_step(bot_settings,
     try:
         replies = await client.send(user, "Bakı")
         assert replies[-1]["plain"] == tr("Which one is yours?", "az")
-        assert first_button(replies[-1]).startswith("Baku")
+        assert first_button(replies[-1]).startswith("Bakı")  # Baku, as Azerbaijani writes it
     finally:
         await second.stop()
 

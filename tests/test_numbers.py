@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.services.numbers import ROW_ID, TELEGRAM_ID, IntRange, NumberError, ascii_digits, in_range, parse_decimal, parse_int
+from bot.numbers import ROW_ID, TELEGRAM_ID, IntRange, NumberError, ascii_digits, in_range, parse_decimal, parse_int
 from bot.services.events import InvalidEventField, clean_capacity
 
 OUR_LOCALES = ("tr", "az", "kk", "ky", "uz", "tk", "ru", "en")

@@ -6,6 +6,7 @@ all loaded lazily on first use.
 
 from __future__ import annotations
 
+from bot.geo.citynames import city_name
 from bot.geo.countries import SUPPORTED_LOCALES, Country, country_name, search_countries
 from bot.geo.distance import coarsen, distance_km, validate_coordinates
 from bot.geo.gazetteer import City, Gazetteer, get_gazetteer
@@ -13,6 +14,7 @@ from bot.geo.text import fold, to_latin
 from bot.geo.timezones import timezone_at
 
 __all__ = [
+    "city_name",
     "SUPPORTED_LOCALES",
     "City",
     "Country",

@@ -10,7 +10,7 @@ from typing import Any
 from bot.geo.index import KeyIndex, Ranks
 from bot.geo.text import keys_for_names, to_latin
 
-__all__ = ["SUPPORTED_LOCALES", "Country", "country_name", "search_countries"]
+__all__ = ["SUPPORTED_LOCALES", "Country", "country_name", "normalise_uzbek", "search_countries"]
 
 #: Bot interface languages.  Babel's default scripts are the ones we want:
 #: kk/ky/ru Cyrillic, uz/az/tr/tk Latin (checked in tests).
@@ -19,6 +19,26 @@ SUPPORTED_LOCALES: tuple[str, ...] = ("tr", "az", "kk", "ky", "uz", "tk", "ru", 
 # Explicit script tags, so a future CLDR default change cannot switch our users' script.
 _LOCALE_IDS = {"uz": "uz_Latn", "az": "az_Latn", "kk": "kk_Cyrl", "ky": "ky", "tk": "tk",
                "tr": "tr", "ru": "ru", "en": "en"}
+
+# Names CLDR gets wrong for our readers: the forms Kyrgyz users expect in Russian, and ё.
+_NAME_OVERRIDES: dict[str, dict[str, str]] = {
+    "ru": {"KG": "Кыргызстан", "US": "Соединённые Штаты"},
+}
+
+# Uzbek Latin writes oʻ/gʻ with U+02BB and the tutuq belgisi with U+02BC; CLDR mixes in U+2018/U+2019.
+_UZ_APOSTROPHES = str.maketrans({"\u2018": "\u02bb", "`": "\u02bb"})
+
+
+def normalise_uzbek(text: str) -> str:
+    """CLDR's Uzbek apostrophes made the ones the Uzbek alphabet uses (oʻ gʻ with ʻ, others ʼ)."""
+    out = []
+    for index, ch in enumerate(text.translate(_UZ_APOSTROPHES)):
+        if ch in "'\u2019\u02bb\u02bc":
+            after_og = index > 0 and text[index - 1] in "oOgG"
+            ch = "\u02bb" if after_og else "\u02bc"
+        out.append(ch)
+    return "".join(out)
+
 
 # Everyday names and abbreviations that CLDR does not list.
 _ALIASES: dict[str, tuple[str, ...]] = {
@@ -56,7 +76,11 @@ def _normalise_locale(locale: str | None) -> str:
 def _territories(locale: str) -> dict[str, str]:
     from babel import Locale  # local import: Babel's CLDR data is loaded on first use
 
-    return dict(Locale.parse(_LOCALE_IDS[locale]).territories)
+    names = dict(Locale.parse(_LOCALE_IDS[locale]).territories)
+    if locale == "uz":
+        names = {code: normalise_uzbek(name) for code, name in names.items()}
+    names.update(_NAME_OVERRIDES.get(locale, {}))
+    return names
 
 
 def _english_fallback(code: str) -> str | None:

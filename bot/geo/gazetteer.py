@@ -13,6 +13,7 @@ import io
 import json
 import math
 import os
+import re
 import threading
 from array import array
 from bisect import bisect_left
@@ -21,7 +22,7 @@ from typing import Any
 
 from bot.geo.distance import _haversine, validate_coordinates
 from bot.geo.index import KeyIndex, Ranks
-from bot.geo.text import keys_for_names, to_latin
+from bot.geo.text import fold, keys_for_names, to_latin
 
 __all__ = ["City", "Gazetteer", "get_gazetteer", "DATASET", "MAX_NEAREST_KM"]
 
@@ -34,6 +35,12 @@ DATASET = "cities15000.json"
 MAX_NEAREST_KM = 300.0
 
 _KM_PER_DEG_LAT = 111.2
+_CYRILLIC = re.compile("[\u0400-\u04ff]")
+
+
+def native_key(name: str) -> str:
+    """A name's key in its own script (folded, no spaces), marked so it never meets a Latin key."""
+    return "~" + fold(name).replace(" ", "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +161,12 @@ class Gazetteer:
             admin1s.append(intern(admin1) if admin1 else None)
             names_buf.write(name)
             names_buf.write("\n")
-            keys_buf.write("\t".join(keys_for_names(alternates)))
+            keys = keys_for_names(alternates)
+            # Cyrillic names also under their own letters, so a name typed in Cyrillic that a
+            # city really bears ("Берлин") beats one that only transliterates alike (North
+            # Canton, OH, once "Berlin").
+            keys.update(native_key(a) for a in alternates if _CYRILLIC.search(a))
+            keys_buf.write("\t".join(keys))
             keys_buf.write("\n")
             return None
 
@@ -212,9 +224,20 @@ class Gazetteer:
         return None
 
     def search(self, query: str, limit: int = 5) -> list[City]:
-        """Distinct cities matching a typed name: exact, then prefix, then typos; by population."""
+        """Distinct cities matching a typed name: exact, then prefix, then typos; by population.
+
+        A Cyrillic query that is some city's own Cyrillic name returns those cities (then longer
+        Cyrillic names starting with it), not the ones that merely transliterate alike.
+        """
         if not isinstance(query, str) or limit <= 0:
             return []
+        if _CYRILLIC.search(query[:200]):
+            native = native_key(query)
+            exact = sorted(self._index.exact(native))
+            if exact:
+                seen = set(exact)
+                more = [r for r in self._index.prefix(native, limit + len(exact)) if r not in seen]
+                return [self._city(i) for i in (exact + more)[:limit]]
         try:
             key = to_latin(query)
         except Exception:  # defensive: a search box must never crash the handler

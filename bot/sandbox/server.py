@@ -136,6 +136,7 @@ INLINE_BUTTON_ACTIONS = (
     "switch_inline_query_current_chat", "switch_inline_query_chosen_chat",
     "copy_text", "callback_game", "pay",
 )
+PROFILE_CHANGES_PER_DAY = 20  # setMyName & co: changes per field before the server answers 429
 FAILURE_MODES = ("blocked", "deactivated", "chat_not_found", "retry_after", "server_error")
 _COMMAND_RE = re.compile(r"^/[A-Za-z0-9_]{1,64}(@[A-Za-z0-9_]{3,32})?")
 _BOT_COMMAND_RE = re.compile(r"^[a-z0-9_]{1,32}$")
@@ -448,6 +449,8 @@ class SandboxServer:
                 "setMyCommands", "getMyCommands", "deleteMyCommands", "getChat", "getFile",
                 "setChatMenuButton", "getChatMenuButton", "getChatMember", "getChatAdministrators",
                 "getChatMemberCount", "leaveChat",
+                "setMyName", "getMyName", "setMyDescription", "getMyDescription",
+                "setMyShortDescription", "getMyShortDescription",
             )
         }
         self._runner: web.AppRunner | None = None
@@ -477,6 +480,10 @@ class SandboxServer:
         self._callbacks: dict[str, CallbackQueryState] = {}
         self._commands: dict[tuple[str, str], list[dict[str, str]]] = {}
         self._default_menu_button: dict[str, Any] = {"type": "commands"}
+        # setMyName / setMyDescription / setMyShortDescription: value per (field, language), and
+        # how many changes each field took (Telegram allows only a few a day, then answers 429).
+        self._profile_texts: dict[tuple[str, str], str] = {}
+        self._profile_changes: Counter[str] = Counter()
         self._flood_window: deque[float] = deque()
         self._send_log: list[tuple[float, int]] = []
         self._counters: Counter[str] = Counter()
@@ -1245,6 +1252,47 @@ class SandboxServer:
     async def _m_deleteMyCommands(self, params: Params) -> Any:
         self._commands.pop(self._commands_key(params), None)
         return True
+
+    def _set_profile_text(self, params: Params, field: str, limit: int) -> Any:
+        value = params.str(field) or ""
+        if len(value) > limit:
+            raise _bad(f"{field} is too long")
+        language = params.str("language_code") or ""
+        if language and not re.fullmatch(r"[a-z]{2}", language):
+            raise _bad("invalid language code specified")
+        if self._profile_texts.get((field, language), "") == value:
+            return True
+        if self._profile_changes[field] >= PROFILE_CHANGES_PER_DAY:
+            self._counters["retry_after_429"] += 1
+            raise _retry_after(3600)
+        self._profile_changes[field] += 1
+        if value:
+            self._profile_texts[(field, language)] = value
+        else:
+            self._profile_texts.pop((field, language), None)
+        return True
+
+    def _get_profile_text(self, params: Params, field: str) -> Any:
+        language = params.str("language_code") or ""
+        return {field: self._profile_texts.get((field, language), self._profile_texts.get((field, ""), ""))}
+
+    async def _m_setMyName(self, params: Params) -> Any:
+        return self._set_profile_text(params, "name", 64)
+
+    async def _m_getMyName(self, params: Params) -> Any:
+        return self._get_profile_text(params, "name")
+
+    async def _m_setMyDescription(self, params: Params) -> Any:
+        return self._set_profile_text(params, "description", 512)
+
+    async def _m_getMyDescription(self, params: Params) -> Any:
+        return self._get_profile_text(params, "description")
+
+    async def _m_setMyShortDescription(self, params: Params) -> Any:
+        return self._set_profile_text(params, "short_description", 120)
+
+    async def _m_getMyShortDescription(self, params: Params) -> Any:
+        return self._get_profile_text(params, "short_description")
 
     async def _m_getChat(self, params: Params) -> Any:
         chat = self._chat_for(params, sending=False)

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import LOCALES
 from bot.geo import distance_km, validate_coordinates
 from bot.services.timeutil import quiet_until  # noqa: F401  (old home)
-from bot.services.numbers import ROW_ID, NumberError, parse_int
+from bot.numbers import ROW_ID, NumberError, parse_int
 from bot.telegram_format import EntityParseError, parse_formatted, utf16_len
 from db.models import Announcement, AnnouncementStatus, Delivery, DeliveryStatus, Member
 from db.repositories import Repo

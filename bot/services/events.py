@@ -17,7 +17,7 @@ from bot.geo import City, distance_km, get_gazetteer, timezone_at, validate_coor
 from bot.services.members import member_event_data, members_by_telegram_ids  # noqa: F401  (old home)
 from bot.services.timeutil import in_quiet_hours, zone_of  # noqa: F401  (in_quiet_hours: old home)
 from bot.services.vocab import EVENT_CATEGORIES, EVENT_LANGUAGES
-from bot.services.numbers import IntRange, NumberError, parse_int
+from bot.numbers import IntRange, NumberError, parse_int
 from bot.services.roles import is_secretariat, represents
 from db.models import Event, EventStatus, Follow, Member, Organisation, Role, RoleName, Rsvp, RsvpStatus
 from db.repositories import Repo
@@ -104,6 +104,14 @@ def clean_link(raw: str | None) -> str:
     ):
         raise InvalidEventField("link")
     return link
+
+
+def clean_category(raw: object) -> str:
+    """An event category from EVENT_CATEGORIES: the form's buttons and the importer's column both check here."""
+    value = raw.strip() if isinstance(raw, str) else raw
+    if value not in EVENT_CATEGORIES:
+        raise InvalidEventField("category")
+    return value  # type: ignore[return-value]
 
 
 def clean_capacity(raw: str | None, locale: str | None = None) -> int:
@@ -272,12 +280,12 @@ def event_from_draft(draft: dict[str, Any], now: datetime, into: Event | None = 
     if draft.get("end_local"):
         ends_at = to_utc(datetime.fromisoformat(draft["end_local"]), zone)
         check_end(starts_at, ends_at)
-    category = draft.get("category")
-    if category not in EVENT_CATEGORIES:
+    if draft.get("category") not in EVENT_CATEGORIES:
         raise InvalidEventField("incomplete")
+    category = clean_category(draft["category"])
     capacity = draft.get("capacity")
-    if capacity is not None and not 1 <= int(capacity) <= CAPACITY_MAX:
-        raise InvalidEventField("capacity")
+    if capacity is not None:
+        capacity = clean_capacity(str(capacity))
     event = into if into is not None else Event()
     event.organisation_id = int(draft["organisation_id"])
     event.title = clean_title(draft.get("title"))

@@ -32,8 +32,8 @@ import pycountry
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.events import CAPACITY_MAX, EVENT_CATEGORIES, InvalidEventField, clean_capacity, clean_category
 from bot.services.vocab import ORGANISATION_CATEGORIES
-from bot.services.numbers import IntRange, NumberError, parse_int
 from db.directory_repo import DirectoryRepo, geo_cell_for
 from db.models import Event, EventStatus, Organisation
 from db.types import utcnow
@@ -101,7 +101,6 @@ SAMPLE_EVENTS = SAMPLE_DIR / "sample_events.json"
 _GENERATED_ID = re.compile(r"kardes-org-(\d+)")
 _EMAIL = re.compile(r"[^@\s<>\"',;]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 _IN_ROW_CHUNK = 500
-_COLUMN_INT = IntRange(0, 2**31 - 1)  # what an INTEGER column holds on PostgreSQL
 
 
 class ImportFileError(ValueError):
@@ -469,14 +468,25 @@ def _zone(record: dict[str, Any]) -> str:
 
 
 def _event_fields(record: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    # The same checks as the /submit_event form (bot.services.events), so an import cannot store
+    # what a representative could not type: a category outside the list, or 0 places.
     def capacity() -> int | None:
         value = record.get("capacity")
         if value is None or (isinstance(value, str) and not value.strip()):
             return None
-        number = NumberError.NOT_A_NUMBER if isinstance(value, bool) else parse_int(str(value), _COLUMN_INT)
-        if isinstance(number, NumberError):
-            raise _Bad(f"capacity must be a whole number, not {value!r}")
-        return number
+        try:
+            if isinstance(value, bool):
+                raise InvalidEventField("capacity")
+            return clean_capacity(str(value))
+        except InvalidEventField:
+            raise _Bad(f"capacity must be a whole number from 1 to {CAPACITY_MAX}, not {value!r}") from None
+
+    def category() -> str:
+        value = record.get("category")
+        try:
+            return clean_category(value)
+        except InvalidEventField:
+            raise _Bad(f"unknown category {value!r} (one of {', '.join(EVENT_CATEGORIES)})") from None
 
     def status() -> str:
         value = _text(record, "status", Event) or EventStatus.APPROVED.value
@@ -500,7 +510,7 @@ def _event_fields(record: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
             "country_code": lambda: _country(record),
             "coordinates": lambda: _coordinates(record),
             "languages": lambda: _languages(record),
-            "category": lambda: _text(record, "category", Event),
+            "category": category,
             "capacity": capacity,
             "link": lambda: _url(record, "link", Event),
             "status": status,

@@ -129,3 +129,6 @@ async def member_event_data(session: AsyncSession, member: Member) -> dict[str, 
         "reminders": member.notify_reminders,
         "calendar_feed": member.ical_token is not None,
     }
+async def stored_locale(session: AsyncSession, telegram_id: int) -> str | None:
+    """The language a member chose, by Telegram id (None for someone we do not know)."""
+    return await session.scalar(select(Member.locale).where(Member.telegram_id == telegram_id))

@@ -7,7 +7,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.i18n import LANGUAGE_NAMES, escape
 from bot.keyboards import main_menu_keyboard, profile_keyboard, quiet_label
-from bot.labels import country_label, interest_label, language_label
+from bot.labels import country_label, interest_label, language_list, place_label
 from db.models import Member
 
 
@@ -27,11 +27,11 @@ def profile_text(member: Member) -> str:
         _("<b>Your profile</b>"),
         _("Name: {value}").format(value=escape(member.display_name or "—")),
         _("Lives in: {city}, {country}").format(
-            city=escape(member.city_name or "—"), country=escape(country_label(member.country_code, locale))
+            city=escape(place_label(member.city_id, member.city_name, locale)), country=escape(country_label(member.country_code, locale))
         ),
         _("Time zone: {value}").format(value=escape(member.timezone or "—")),
         _("Origin: {country}").format(country=escape(country_label(member.origin_country, locale))),
-        _("Languages: {value}").format(value=escape(", ".join(language_label(c, locale) for c in member.languages or []) or "—")),
+        _("Languages: {value}").format(value=escape(language_list(member.languages or [], locale))),
         _("Interests: {value}").format(value=escape(", ".join(interest_label(c) for c in member.interests or []) or "—")),
         _("Announcements: {state}").format(state=on if member.notify_announcements else off),
         _("New events near me: {state}, within {km} km").format(state=on if member.notify_events else off, km=member.radius_km),

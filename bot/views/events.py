@@ -12,7 +12,7 @@ from aiogram.utils.i18n import ngettext
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.callbacks import RSVP_CODES, EventCB, MapCB, ModCB, RsvpCB
-from bot.i18n import escape, format_when
+from bot.i18n import escape, format_when, pgettext
 from bot.keyboards import TICK
 from bot.labels import interest_label
 from bot.services import events as ev
@@ -184,7 +184,7 @@ def status_label(status: str) -> str:
         EventStatus.PENDING.value: _("waiting for moderation"),
         EventStatus.APPROVED.value: _("approved"),
         EventStatus.REJECTED.value: _("rejected"),
-        EventStatus.CANCELLED.value: _("cancelled"),
+        EventStatus.CANCELLED.value: pgettext("event status", "cancelled"),
     }.get(status, status)
 
 
