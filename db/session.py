@@ -16,11 +16,18 @@ def ensure_sqlite_folder(url: str) -> None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
-def create_engine(url: str, **kwargs: object) -> AsyncEngine:
-    """An async engine; SQLite gets foreign keys on and a busy timeout so workers can share the file."""
+def create_engine(url: str, *, pool_size: int | None = None, sqlite_busy_timeout: float = 30.0,
+                  **kwargs: object) -> AsyncEngine:
+    """An async engine; SQLite gets foreign keys on, WAL and a busy timeout so workers can share the file.
+
+    `pool_size`: connections kept; the bot sizes it to its bound on updates in flight, so an
+    update never waits for a connection (no overflow beyond a small margin)."""
+    if pool_size is not None:
+        kwargs = {"pool_size": pool_size, "max_overflow": 4, "pool_timeout": 60, **kwargs}
     if url.startswith("sqlite"):
         ensure_sqlite_folder(url)
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+        busy_ms = int(sqlite_busy_timeout * 1000)
+        engine = create_async_engine(url, connect_args={"timeout": sqlite_busy_timeout}, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
@@ -30,7 +37,7 @@ def create_engine(url: str, **kwargs: object) -> AsyncEngine:
             # In WAL mode NORMAL stays consistent after a crash of the process; only an OS crash or
             # power loss can drop the last commits. It saves an fsync on every commit.
             cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
             cursor.close()
 
         return engine
