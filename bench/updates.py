@@ -365,6 +365,11 @@ async def run_one(label: str, updates: list[dict[str, Any]], args: argparse.Name
     if webhook and label != "bare":
         await asyncio.sleep(3.0 if args.processes > 1 else 1.0)  # every process listening
     cpu_before = sum(cpu_seconds(p.pid) for p in processes)
+    spy = None
+    if args.py_spy and label != "bare":  # profile the real bot during the burst (collapsed stacks)
+        spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(processes[0].pid),
+                                "-o", args.py_spy, "-f", "raw", "-r", "200", "--nonblocking"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     stop_seconds = None
     restarted: list[subprocess.Popen[bytes]] = []
     offering = asyncio.create_task(stand_in.offer())
@@ -387,6 +392,9 @@ async def run_one(label: str, updates: list[dict[str, Any]], args: argparse.Name
     done_at = max(stand_in.first_reply.values()) if stand_in.first_reply else time.monotonic()
     cpu = sum(cpu_seconds(p.pid) for p in processes) + cpu_extra - cpu_before
     rss = max(peak_rss_mb(p.pid) for p in processes)
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)
+        await asyncio.to_thread(spy.wait)
     await asyncio.sleep(0.5)  # late duplicates
     if pushing is not None:
         pushing.cancel()
@@ -457,6 +465,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--sigkill-after", type=float, default=None)
     parser.add_argument("--timeout", type=float, default=180.0)
     parser.add_argument("--no-bare", action="store_true")
+    parser.add_argument("--py-spy", default=None, metavar="FILE", help="record the real bot with py-spy (collapsed stacks)")
     parser.add_argument("--bare-bot", default=None, help=argparse.SUPPRESS)
     return parser.parse_args()
 
