@@ -54,6 +54,12 @@ async def serve(settings: Settings, stop: asyncio.Event, *, bot_updates: bool = 
         await ensure_up_to_date(app.engine)
         me = await bot.get_me()
         log.info("running as @%s against %s", me.username, settings.telegram_api_base)
+        if worker and not bot_updates:
+            # The dispatcher's start-up does this before polling; a worker alone does it here,
+            # so the digest's first gazetteer look-up does not build it on the loop.
+            from bot.geo import warm_up
+
+            await asyncio.to_thread(warm_up)
         if worker:
             set_context(JobContext(settings, app.session_factory, bot, app.i18n))
             scheduler = create_scheduler()
