@@ -119,10 +119,16 @@ async def _warm_up() -> None:
     Everything alive after start-up (modules, the gazetteer's 34 k cities, catalogues) is moved
     out of the collector's sight (`gc.freeze`), and young generations are collected less often,
     so no full collection pauses the loop in the middle of a burst."""
+    global _frozen
     await asyncio.to_thread(warm_up)
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(GC_THRESHOLD_YOUNG, 20, 100)
+    if not _frozen:  # once per process (tests start many bots in one)
+        _frozen = True
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(GC_THRESHOLD_YOUNG, 20, 100)
+
+
+_frozen = False
 
 
 # Allocations between young-generation collections (CPython's default is 700; 2 000 since 3.13).
