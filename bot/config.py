@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     throttle_rate: float = Field(default=3.0, gt=0, description="updates per second one user may send")
     throttle_burst: int = Field(default=10, ge=1, description="updates one user may send at once")
     log_level: str = "INFO"
+    # Backpressure: updates fetched but not yet handled, at most (the connection pool is sized to it).
+    max_updates_in_flight: int = Field(default=64, ge=1, le=99)
+    # On SIGTERM: stop fetching, finish what is in flight within this many seconds, confirm it.
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0, le=600)
+    # SQLite: how long a writer waits for the write lock before "database is locked".
+    sqlite_busy_timeout: float = Field(default=30.0, gt=0, le=600)
     atlas_min_cell: int = Field(default=5, ge=2, le=100, description="Atlas counts below this are hidden")
 
     @field_validator("secretariat_ids", mode="before")

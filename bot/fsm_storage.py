@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from contextvars import ContextVar
 from typing import Any, Mapping
 
 from aiogram.fsm.state import State
@@ -12,11 +11,8 @@ from aiogram.fsm.storage.base import BaseStorage, StateType, StorageKey
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.transaction import UpdateScope, joined_scope
 from db.models import FsmRecord
-
-# The session of the update being handled. FSM changes join it, so they commit together
-# with the data they describe (and SQLite never sees two writers in one update).
-update_session: ContextVar[AsyncSession | None] = ContextVar("update_session", default=None)
 
 
 def storage_key(key: StorageKey) -> str:
@@ -25,33 +21,55 @@ def storage_key(key: StorageKey) -> str:
     return ":".join(str(part) for part in parts)
 
 
+_MISSING = object()
+
+
 class DatabaseStorage(BaseStorage):
-    """aiogram FSM storage backed by the `fsm_states` table (SQLite or PostgreSQL)."""
+    """aiogram FSM storage backed by the `fsm_states` table (SQLite or PostgreSQL).
+
+    Inside an update, state changes join the update's session (they commit together with the
+    data they describe) and the record is read at most once per update (the scope's cache).
+    """
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = session_factory
 
     @asynccontextmanager
-    async def _session(self) -> AsyncIterator[AsyncSession]:
-        joined = update_session.get()
-        if joined is not None:
-            yield joined
-            await joined.flush()
+    async def _session(self) -> AsyncIterator[tuple[AsyncSession, UpdateScope | None]]:
+        scope = joined_scope()
+        if scope is not None:
+            yield scope.session, scope
             return
         async with self._sessions() as session:
-            yield session
+            yield session, None
             await session.commit()
 
+    @staticmethod
+    async def _record(session: AsyncSession, scope: UpdateScope | None, key: str) -> FsmRecord | None:
+        if scope is not None:
+            cached = scope.fsm_cache.get(key, _MISSING)
+            if cached is not _MISSING:
+                return cached  # type: ignore[return-value]
+        record = await session.get(FsmRecord, key)
+        if scope is not None:
+            scope.fsm_cache[key] = record
+        return record
+
     async def _write(self, key: StorageKey, **values: Any) -> None:
-        async with self._session() as session:
-            record = await session.get(FsmRecord, storage_key(key))
+        name = storage_key(key)
+        async with self._session() as (session, scope):
+            record = await self._record(session, scope, name)
             if record is None:
                 if not any(values.values()):
                     return  # clearing what was never stored stores nothing
-                record = FsmRecord(key=storage_key(key), state=None, data={})
+                record = FsmRecord(key=name, state=None, data={})
                 session.add(record)
-            for name, value in values.items():
-                setattr(record, name, value)
+                if scope is not None:
+                    scope.fsm_cache[name] = record
+            for field, value in values.items():
+                setattr(record, field, value)
+            # Inside an update the change is flushed by the commit that precedes the next reply
+            # (bot/transaction.py), so the write lock is taken as late and held as briefly as possible.
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         await self._write(key, state=state.state if isinstance(state, State) else state)
@@ -60,24 +78,29 @@ class DatabaseStorage(BaseStorage):
         await self._write(key, data=dict(data))
 
     async def get_state(self, key: StorageKey) -> str | None:
-        async with self._session() as session:
-            record = await session.get(FsmRecord, storage_key(key))
+        async with self._session() as (session, scope):
+            record = await self._record(session, scope, storage_key(key))
             return record.state if record else None
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
-        async with self._session() as session:
-            record = await session.get(FsmRecord, storage_key(key))
+        async with self._session() as (session, scope):
+            record = await self._record(session, scope, storage_key(key))
             return dict(record.data) if record and record.data else {}
 
     async def forget_user(self, user_id: int) -> None:
         """Erase every conversation of one user (used by /delete)."""
-        async with self._session() as session:
+        async with self._session() as (session, scope):
             await session.execute(delete(FsmRecord).where(FsmRecord.key.like(f"%:{user_id}:%")))
+            if scope is not None:
+                scope.fsm_cache.clear()
+                for record in list(session.identity_map.values()):
+                    if isinstance(record, FsmRecord):
+                        session.expunge(record)
 
     async def close(self) -> None:
         return None
 
     async def keys(self) -> list[str]:
         """All stored conversation keys (for tests and maintenance)."""
-        async with self._session() as session:
+        async with self._session() as (session, _scope):
             return list((await session.scalars(select(FsmRecord.key))).all())

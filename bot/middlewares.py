@@ -10,11 +10,13 @@ from aiogram import BaseMiddleware
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message, TelegramObject, Update, User
 from aiogram.utils.i18n import I18n, I18nMiddleware
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.fsm_storage import update_session
-from bot.i18n import locale_from_telegram, resolve_locale
+from bot.transaction import UpdateScope, current_scope
+from bot.i18n import resolve_locale
 from bot.services.members import reactivate
+from db.models import Member
 from db.repositories import Repo
 
 log = logging.getLogger(__name__)
@@ -22,38 +24,70 @@ Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
 class ThrottleMiddleware(BaseMiddleware):
-    """A token bucket per user: floods are dropped before they reach the database."""
+    """A token bucket per user, timed by the message's own date: floods are dropped before
+    they reach the database, but a backlog delivered late (after an outage) is not a flood.
 
-    def __init__(self, i18n: I18n, rate: float, burst: int) -> None:
+    Telegram stamps every message with the second it was sent; a button press has no date and
+    is timed on arrival. The warning is in the member's chosen language (their row), and a
+    throttled button press is answered (with the warning) so the client stops spinning.
+    """
+
+    def __init__(self, i18n: I18n, rate: float, burst: int,
+                 session_factory: async_sessionmaker[AsyncSession] | None = None) -> None:
         self.i18n = i18n
         self.rate = rate
         self.burst = burst
+        self.session_factory = session_factory
         self._buckets: dict[int, tuple[float, float, bool]] = {}  # user -> (tokens, stamp, warned)
 
-    def _allow(self, user_id: int) -> tuple[bool, bool]:
-        now = time.monotonic()
-        tokens, stamp, warned = self._buckets.get(user_id, (float(self.burst), now, False))
-        tokens = min(float(self.burst), tokens + (now - stamp) * self.rate)
+    def _allow(self, user_id: int, sent_at: float) -> tuple[bool, bool]:
+        tokens, stamp, warned = self._buckets.get(user_id, (float(self.burst), sent_at, False))
+        # An older date than the last one seen (updates can arrive out of order) refills nothing.
+        tokens = min(float(self.burst), tokens + max(0.0, sent_at - stamp) * self.rate)
+        stamp = max(stamp, sent_at)
         if tokens >= 1:
-            self._buckets[user_id] = (tokens - 1, now, False)
+            self._buckets[user_id] = (tokens - 1, stamp, False)
             return True, False
-        self._buckets[user_id] = (tokens, now, True)
+        self._buckets[user_id] = (tokens, stamp, True)
         return False, not warned
+
+    @staticmethod
+    def _sent_at(event: TelegramObject) -> float:
+        message = None
+        if isinstance(event, Update):
+            message = event.message or event.edited_message
+        if message is not None and message.date is not None:
+            if event.edited_message is not None and message.edit_date:  # type: ignore[union-attr]
+                return float(message.edit_date)  # type: ignore[arg-type]
+            return message.date.timestamp()
+        return time.time()
+
+    async def _locale(self, user: User) -> str:
+        stored = None
+        if self.session_factory is not None:
+            async with self.session_factory() as session:
+                stored = await session.scalar(select(Member.locale).where(Member.telegram_id == user.id))
+        return resolve_locale(stored, user.language_code, self.i18n.default_locale)
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
         if user is None:
             return await handler(event, data)
-        allowed, warn = self._allow(user.id)
+        sent_at = self._sent_at(event)
+        allowed, warn = self._allow(user.id, sent_at)
         if len(self._buckets) > 10_000:  # forget idle users so memory stays flat
-            horizon = time.monotonic() - self.burst / self.rate
+            horizon = max(stamp for _, stamp, _ in self._buckets.values()) - self.burst / self.rate
             self._buckets = {k: v for k, v in self._buckets.items() if v[1] > horizon}
         if allowed:
             return await handler(event, data)
         log.info("throttled an update from user %s", user.id)
-        if warn and isinstance(event, Update) and event.message is not None:
-            locale = locale_from_telegram(user.language_code) or self.i18n.default_locale
-            text = self.i18n.gettext("You are sending messages too fast. Please wait a moment.", locale=locale)
+        callback = event.callback_query if isinstance(event, Update) else None
+        if not warn and callback is None:
+            return None
+        text = self.i18n.gettext("You are sending messages too fast. Please wait a moment.", locale=await self._locale(user))
+        if callback is not None:
+            await callback.answer(text)
+        elif isinstance(event, Update) and event.message is not None:
             await event.message.answer(text)
         return None
 
@@ -81,22 +115,31 @@ class ButtonGuardMiddleware(BaseMiddleware):
 
 
 class DbSessionMiddleware(BaseMiddleware):
-    """One database session per update, committed when the handler succeeds."""
+    """One database session per update, committed when the handler succeeds.
+
+    The session is also committed before every Bot API request made while the update is
+    handled (`bot.transaction.CommitBeforeRequest`), so no transaction is held open while we
+    wait for Telegram. `data["after_commit"](hook)` runs `hook` once the last commit succeeded.
+    """
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self.session_factory = session_factory
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         async with self.session_factory() as session:
+            scope = UpdateScope(session)
             data["session"] = session
             data["repo"] = Repo(session)
-            token = update_session.set(session)
+            data["after_commit"] = scope.after_commit
+            token = current_scope.set(scope)
             try:
                 result = await handler(event, data)
                 await session.commit()
             finally:
-                update_session.reset(token)
-            return result
+                current_scope.reset(token)
+        if scope.hooks:
+            await scope.run_hooks()
+        return result
 
 
 class MemberMiddleware(BaseMiddleware):

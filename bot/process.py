@@ -34,9 +34,15 @@ async def serve(settings: Settings, stop: asyncio.Event, *, bot_updates: bool = 
         await ensure_up_to_date(app.engine)
         me = await bot.get_me()
         log.info("running as @%s against %s", me.username, settings.telegram_api_base)
+        if worker and not bot_updates:
+            # The dispatcher's start-up does this before polling; a worker alone does it here,
+            # so the digest's first gazetteer look-up does not build it on the loop.
+            from bot.geo import warm_up
+
+            await asyncio.to_thread(warm_up)
         if worker:
             set_context(JobContext(settings, app.session_factory, bot, app.i18n))
-            scheduler = create_scheduler(settings.database_url)
+            scheduler = create_scheduler()
             scheduler.start()
             install_standing_jobs(scheduler)
             log.info("worker: scheduler started")
@@ -49,12 +55,15 @@ async def serve(settings: Settings, stop: asyncio.Event, *, bot_updates: bool = 
             await bot.set_webhook(
                 settings.webhook_url, secret_token=secret,
                 allowed_updates=app.dispatcher.resolve_used_update_types(),
+                max_connections=settings.max_updates_in_flight,
             )
             routes = public_routes(app.session_factory, settings)
             web_app = create_webhook_app(bot, app.dispatcher, secret, webhook_path(settings.webhook_url), routes)
-            runner = web.AppRunner(web_app)
+            # Requests in flight get the grace period to finish when we stop.
+            runner = web.AppRunner(web_app, shutdown_timeout=settings.shutdown_grace_seconds)
             await runner.setup()
-            await web.TCPSite(runner, settings.webhook_host, settings.webhook_port).start()
+            # SO_REUSEPORT: several web processes may listen on one port (the kernel spreads connections).
+            await web.TCPSite(runner, settings.webhook_host, settings.webhook_port, reuse_port=True).start()
             log.info("webhook listening on %s:%s", settings.webhook_host, settings.webhook_port)
             await stop.wait()
             await runner.cleanup()

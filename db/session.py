@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Delete, Insert, TextClause, Update, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 
@@ -16,11 +18,18 @@ def ensure_sqlite_folder(url: str) -> None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
-def create_engine(url: str, **kwargs: object) -> AsyncEngine:
-    """An async engine; SQLite gets foreign keys on and a busy timeout so workers can share the file."""
+def create_engine(url: str, *, pool_size: int | None = None, sqlite_busy_timeout: float = 30.0,
+                  **kwargs: object) -> AsyncEngine:
+    """An async engine; SQLite gets foreign keys on, WAL and a busy timeout so workers can share the file.
+
+    `pool_size`: connections kept; the bot sizes it to its bound on updates in flight, so an
+    update never waits for a connection (no overflow beyond a small margin)."""
+    if pool_size is not None:
+        kwargs = {"pool_size": pool_size, "max_overflow": 4, "pool_timeout": 60, **kwargs}
     if url.startswith("sqlite"):
         ensure_sqlite_folder(url)
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+        busy_ms = int(sqlite_busy_timeout * 1000)
+        engine = create_async_engine(url, connect_args={"timeout": sqlite_busy_timeout}, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
@@ -30,7 +39,7 @@ def create_engine(url: str, **kwargs: object) -> AsyncEngine:
             # In WAL mode NORMAL stays consistent after a crash of the process; only an OS crash or
             # power loss can drop the last commits. It saves an fsync on every commit.
             cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
             cursor.close()
 
         return engine
@@ -38,8 +47,96 @@ def create_engine(url: str, **kwargs: object) -> AsyncEngine:
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions that keep loaded objects usable after commit."""
+    """Sessions that keep loaded objects usable after commit (on SQLite, behind the writer gate)."""
+    if engine.dialect.name == "sqlite":
+        return async_sessionmaker(engine, expire_on_commit=False, class_=SQLiteGatedSession)
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+_gates: dict[int, asyncio.Lock] = {}
+GATE_TIMEOUT = 30.0  # after this, write anyway and let SQLite's busy timeout decide
+
+
+def _is_write(statement: Any) -> bool:
+    if isinstance(statement, (Insert, Update, Delete)):
+        return True
+    if isinstance(statement, TextClause):
+        return statement.text.lstrip()[:6].upper() in ("INSERT", "UPDATE", "DELETE", "REPLAC")
+    return False
+
+
+class SQLiteGatedSession(AsyncSession):
+    """SQLite has one writer. When many connections want to write, each one that finds the lock
+    taken sleeps in SQLite's busy handler (1, 2, 5 … 100 ms steps) and polls again, so under a
+    crowd writers wait far longer than the writes take. Here a session about to write first takes
+    the process's writer gate (an asyncio lock, first come first served) and keeps it until its
+    transaction ends; since no transaction is held across a Bot API call, that is short. Readers
+    never wait (WAL). Other processes still meet SQLite's own lock and busy timeout."""
+
+    _holds_gate = False
+
+    def _gate(self) -> asyncio.Lock:
+        key = id(self.sync_session.get_bind())
+        gate = _gates.get(key)
+        if gate is None:
+            gate = _gates[key] = asyncio.Lock()
+        return gate
+
+    def _pending(self) -> bool:
+        sync = self.sync_session
+        return bool(sync.new or sync.dirty or sync.deleted)
+
+    async def _enter(self, writing: bool) -> None:
+        if writing and not self._holds_gate:
+            try:
+                await asyncio.wait_for(self._gate().acquire(), GATE_TIMEOUT)
+                self._holds_gate = True
+            except asyncio.TimeoutError:
+                pass
+
+    def _leave(self) -> None:
+        if self._holds_gate:
+            self._holds_gate = False
+            self._gate().release()
+
+    async def execute(self, statement: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        await self._enter(self._pending() or _is_write(statement))
+        return await super().execute(statement, *args, **kwargs)
+
+    async def scalar(self, statement: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        await self._enter(self._pending())
+        return await super().scalar(statement, *args, **kwargs)
+
+    async def scalars(self, statement: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        await self._enter(self._pending())
+        return await super().scalars(statement, *args, **kwargs)
+
+    async def get(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        await self._enter(self._pending())
+        return await super().get(*args, **kwargs)
+
+    async def flush(self, objects: Any = None) -> None:
+        await self._enter(self._pending())
+        await super().flush(objects)
+
+    async def commit(self) -> None:
+        await self._enter(self._pending())
+        try:
+            await super().commit()
+        finally:
+            self._leave()
+
+    async def rollback(self) -> None:
+        try:
+            await super().rollback()
+        finally:
+            self._leave()
+
+    async def close(self) -> None:
+        try:
+            await super().close()
+        finally:
+            self._leave()
 
 
 def sync_url(url: str) -> str:

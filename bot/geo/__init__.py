@@ -47,3 +47,15 @@ def nearest_city(lat: float, lon: float) -> City | None:
 def get_city(geoname_id: int) -> City | None:
     """Shortcut for ``get_gazetteer().get(geoname_id)``."""
     return get_gazetteer().get(geoname_id)
+
+
+def warm_up() -> None:
+    """Build the large tables now (the gazetteer, the country index, time-zone polygons), so the
+    first /nearby or shared location does not build them on the event loop. Blocking: call it
+    in a thread (`asyncio.to_thread(warm_up)`) before taking updates."""
+    from bot.geo.countries import _get_country_index
+    from bot.geo.timezones import _get_finder
+
+    get_gazetteer()
+    _get_country_index()
+    _get_finder()

@@ -427,6 +427,8 @@ class SandboxServer:
         self.flood_limit = flood_limit
         self.strict_html = strict_html
         self.webhook_retries = webhook_retries
+        # Seconds added to every Bot API answer over HTTP, as a real network would (tests, benchmarks).
+        self.api_latency = 0.0
         bot_id = token.split(":", 1)[0]
         self.bot_user: dict[str, Any] = {
             "id": int(bot_id) if bot_id.isdigit() else 123456,
@@ -627,6 +629,8 @@ class SandboxServer:
         if request.match_info["token"] != self.token:
             return self._api_response(ApiError(401, "Unauthorized"))
         method = request.match_info["method"]
+        if self.api_latency > 0:
+            await asyncio.sleep(self.api_latency)
         try:
             params = await self._read_request_params(request)
             result = await self.call(method, params)

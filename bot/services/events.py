@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import delete, func, or_, select
+from sqlalchemy import text as sql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.geo import City, distance_km, get_gazetteer, timezone_at, validate_coordinates
@@ -584,6 +585,18 @@ async def promote_waitlist(session: AsyncSession, event: Event) -> list[Member]:
     return await _promote(session, event)
 
 
+async def _lock_event(session: AsyncSession, event_id: int) -> Event | None:
+    """The event row, locked until the transaction ends, on both databases.
+
+    PostgreSQL: SELECT ... FOR UPDATE. SQLite ignores FOR UPDATE, and its transaction would only
+    begin at the first write, after the places were counted; so a write comes first: a no-op
+    UPDATE of the row takes SQLite's write lock (waiting out the busy timeout, off the loop), and
+    every count that follows in this transaction is final until it commits."""
+    if session.get_bind().dialect.name == "sqlite":
+        await session.execute(sql("UPDATE events SET id = id WHERE id = :id"), {"id": event_id})
+    return await session.get(Event, event_id, with_for_update=True, populate_existing=True)
+
+
 async def set_rsvp(session: AsyncSession, member: Member | None, event_id: int, status: str, guests: int | None,
                    now: datetime) -> RsvpResult:
     """Answer an event: going (with 0–3 guests; waitlisted when full), maybe or not going.
@@ -592,8 +605,8 @@ async def set_rsvp(session: AsyncSession, member: Member | None, event_id: int, 
         raise NotAllowed()
     if status not in {s.value for s in RsvpStatus}:
         raise InvalidEventField("rsvp")
-    # Lock the event row so two last-seat answers cannot both win (PostgreSQL; SQLite serialises writers).
-    event = await session.get(Event, event_id, with_for_update=True)
+    # One decision at a time per event: two last-place answers must not both win.
+    event = await _lock_event(session, event_id)
     if event is None or event.status != EventStatus.APPROVED.value or event.starts_at <= now:
         raise EventNotFound()
     rsvp = await member_rsvp(session, member, event_id)

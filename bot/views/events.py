@@ -86,8 +86,11 @@ def rsvp_keyboard(event: Event, rsvp: Rsvp | None, following_org: bool = False, 
     rows: list[int] = []
     if event.status == EventStatus.APPROVED.value:
         current = rsvp.status if rsvp else None
+        waiting = rsvp is not None and rsvp.waitlisted and current == RsvpStatus.GOING.value
         for code, label in (("g", _("Going")), ("m", _("Maybe")), ("n", _("Not going"))):
             mark = TICK if current == RSVP_CODES[code] else ""
+            if code == "g" and waiting:  # the place is not theirs yet
+                mark, label = "⏳ ", _("On the waitlist")
             builder.button(text=f"{mark}{label}", callback_data=RsvpCB(id=event.id, s=code))
         rows.append(3)
         if rsvp is not None and rsvp.status == RsvpStatus.GOING.value:
