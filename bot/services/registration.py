@@ -16,7 +16,7 @@ from db.models import Announcement, Delivery, FsmRecord, Member, Role
 from db.repositories import Repo
 from db.types import utcnow
 
-PRIVACY_VERSION = "2026-11"
+PRIVACY_VERSION = "2026-12"  # origin and languages optional, with their own consent
 NAME_MAX = 64
 ORIGIN_COUNTRIES = ("TR", "AZ", "KZ", "KG", "UZ", "TM")
 SPOKEN_LANGUAGES = ("tr", "az", "kk", "ky", "uz", "tk", "tt", "ba", "ug", "crh", "ru", "en", "de")
@@ -105,8 +105,8 @@ def _fields(draft: dict[str, Any]) -> dict[str, Any]:
             city_id=place["city_id"], city_name=place["city_name"], country_code=place["country_code"],
             latitude=place["latitude"], longitude=place["longitude"], timezone=place["timezone"],
         )
-    if "origin" in draft:
-        fields["origin_country"] = draft["origin"]
+    if "origin" in draft:  # None: "prefer not to say"
+        fields["origin_country"] = draft["origin"] or None
     for key in ("languages", "interests"):
         if key in draft:
             fields[key] = [value for value in draft[key] if value in (SPOKEN_LANGUAGES if key == "languages" else INTERESTS)]
@@ -137,6 +137,7 @@ async def complete_registration(session: AsyncSession, telegram_id: int, locale:
     member.is_active = True
     for key, value in _fields(draft).items():
         setattr(member, key, value)
+    _record_sensitive_consent(member)
     await session.flush()
     await repo.audit.record("member.registered", actor_id=member.id)
     return member
@@ -146,8 +147,17 @@ async def update_profile(session: AsyncSession, member: Member, changes: dict[st
     """Apply edited profile fields (same validation as registration)."""
     for key, value in _fields(changes).items():
         setattr(member, key, value)
+    _record_sensitive_consent(member)
     await session.flush()
     return member
+
+
+def _record_sensitive_consent(member: Member) -> None:
+    """Origin or languages given: the member's explicit consent to them (first time); neither: none."""
+    if member.origin_country or member.languages:
+        member.sensitive_consent_at = member.sensitive_consent_at or utcnow()
+    else:
+        member.sensitive_consent_at = None
 
 
 def profile_snapshot(member: Member) -> dict[str, Any]:
@@ -162,6 +172,7 @@ def profile_snapshot(member: Member) -> dict[str, Any]:
             "city": member.city_name, "country": member.country_code,
             "latitude": member.latitude, "longitude": member.longitude, "timezone": member.timezone,
         },
+        "sensitive_data_consent_at": member.sensitive_consent_at.isoformat() if member.sensitive_consent_at else None,
         "origin_country": member.origin_country,
         "languages": list(member.languages or []),
         "interests": list(member.interests or []),
