@@ -62,6 +62,11 @@ def _eps(value: float, locale: str) -> str:
     return format_number(round(value, 3), locale)
 
 
+def _eps_is(value: float, locale: str) -> str:
+    """"ε = 1": the symbol stays out of the catalogues (it is the same in every language)."""
+    return "ε = " + _eps(value, locale)
+
+
 # --- /atlas ------------------------------------------------------------------------------
 
 @router.message(Command("atlas"))
@@ -116,10 +121,10 @@ def render_atlas(document: dict[str, Any], locale: str) -> str:
         _("<b>Diaspora Atlas</b>"),
         _("Release {n} of {date}.").format(n=format_number(document["release"], locale),
                                             date=format_when(when, locale, "UTC", "medium")),
-        _("Every count has random noise added (differential privacy, ε = {eps} for this release): whether or not "
-          "any one person is a member, the chance of any result changes by at most a factor of e^ε. "
+        _("Every count has random noise added (differential privacy, {epsilon} for this release): whether or not "
+          "any one person is a member, the chance of any result changes by at most a factor of {bound}. "
           "The price is fuzziness: a count is within ± the number shown of the truth 95 times in 100, so small "
-          "communities stay hidden in the noise.").format(eps=_eps(privacy["epsilon"], locale)),
+          "communities stay hidden in the noise.").format(epsilon=_eps_is(privacy["epsilon"], locale), bound="e^ε"),
     ]
     country = lambda e: country_label(e["country"], locale)  # noqa: E731
     lines += _section(_("Members by country"), document["members_by_country"], country, locale, True)
@@ -233,8 +238,8 @@ def render_breakdown(name: str, table: dict[str, Any] | None, title: str, locale
         more = len(ordered) - ROWS
         lines.append(ngettext("…and {n} more", "…and {n} more", more).format(n=format_number(more, locale)))
     lines.append("")
-    lines.append(_("Noisy counts, each within ± {m} of the truth 95 times in 100 (ε = {eps}); cells under {n} are not listed.").format(
-        m=format_number(table["margin95"], locale), eps=_eps(table["epsilon"], locale), n=format_number(table["fewer_than"], locale)))
+    lines.append(_("Noisy counts, each within ± {m} of the truth 95 times in 100 ({epsilon}); cells under {n} are not listed.").format(
+        m=format_number(table["margin95"], locale), epsilon=_eps_is(table["epsilon"], locale), n=format_number(table["fewer_than"], locale)))
     return "\n".join(lines)
 
 
@@ -252,8 +257,8 @@ def _column_label(name: str, code: str, locale: str) -> str:
 
 def _budget_line(state: service.Budget, locale: str) -> str:
     releases = ngettext("{n} release", "{n} releases", state.releases).format(n=format_number(state.releases, locale))
-    return _("Spent so far: ε = {spent} of the lifetime budget {lifetime} ({releases}).").format(
-        spent=_eps(state.spent, locale), lifetime=_eps(state.lifetime, locale), releases=releases)
+    return _("Spent so far: {spent} of the lifetime budget {lifetime} ({releases}).").format(
+        spent=_eps_is(state.spent, locale), lifetime=_eps(state.lifetime, locale), releases=releases)
 
 
 @router.callback_query(AtlasReleaseCB.filter())
@@ -281,7 +286,7 @@ async def atlas_release(query: CallbackQuery, callback_data: AtlasReleaseCB, ses
         builder.button(text=_("✖️ Cancel"), callback_data=AtlasReleaseCB(action="cancel"))
         text = "\n".join([
             _("<b>New Atlas release</b>"),
-            _("It spends ε = {eps} of the privacy budget, for good.").format(eps=_eps(epsilon, locale)),
+            _("It spends {epsilon} of the privacy budget, for good.").format(epsilon=_eps_is(epsilon, locale)),
             _budget_line(state, locale),
             _("Everyone will see the new numbers in /atlas and the open data."),
         ])
@@ -311,6 +316,6 @@ async def atlas_release(query: CallbackQuery, callback_data: AtlasReleaseCB, ses
 
 
 def budget_spent_text(state: service.Budget, locale: str) -> str:
-    return _("Sorry, no new release: the lifetime privacy budget is spent (ε = {spent} of {lifetime}; a release needs {eps}). "
+    return _("Sorry, no new release: the lifetime privacy budget is spent ({spent} of {lifetime}; a release needs {eps}). "
              "The latest release stays published.").format(
-        spent=_eps(state.spent, locale), lifetime=_eps(state.lifetime, locale), eps=_eps(state.per_release, locale))
+        spent=_eps_is(state.spent, locale), lifetime=_eps(state.lifetime, locale), eps=_eps(state.per_release, locale))

@@ -383,3 +383,46 @@ async def test_the_secretariat_reads_a_breakdown_of_the_release_and_a_spent_budg
     replies = shown(await client.press(official, "🆕 New release (secretariat)", message_id=message["message_id"]))
     assert "the lifetime privacy budget is spent (ε = 40 of 50; a release needs 20)" in replies[-1]["plain"]
     assert await session.scalar(select(func.count(AtlasLedger.id))) == 2
+
+
+async def test_a_newcomer_may_prefer_not_to_say_origin_and_languages_and_keeps_every_feature(running_bot, client, session) -> None:  # type: ignore[no-untyped-def]
+    from bot.i18n import LANGUAGE_NAMES
+
+    user = SandboxUser(3101, "Timur", language_code="ru")
+    await client.send(user, "/start")
+    last = await client.last_message(user.id)
+    await client.press(user, next(t for row in client.buttons(last) for t, _ in row if t.endswith(LANGUAGE_NAMES["ru"])))
+    notice = (await client.last_message(user.id))["plain"]
+    assert "differential privacy" not in notice and tr("Prefer not to say", "ru") in notice  # in Russian, naming the option
+    await client.press(user, tr("I accept", "ru"))
+    await client.send(user, "Timur")
+    suggestions = await client.send(user, "Берлин")
+    await client.press(user, suggestions[-1]["reply_markup"]["inline_keyboard"][0][0]["text"])
+    origin_question = (await client.last_message(user.id))["plain"]
+    assert tr("Which country do you or your family come from?", "ru") in origin_question
+    await client.press(user, tr("Prefer not to say", "ru"))
+    await client.press(user, tr("Done ▶", "ru"))  # no language chosen: not said
+    await client.press(user, tr("Culture and arts", "ru"))
+    await client.press(user, tr("Done ▶", "ru"))
+    summary = await client.press(user, tr("Done ▶", "ru"))
+    assert any(tr("You are registered. Welcome to the community! Here is what we keep about you:", "ru") in (a.get("plain") or "")
+               for a in summary)
+    member = await session.scalar(select(Member).where(Member.telegram_id == 3101))
+    assert (member.origin_country, member.languages, member.sensitive_consent_at) == (None, [], None)
+    assert member.country_code == "DE" and member.registered_at is not None
+    rows = await service.member_rows(session)
+    records = service.contributions(rows)
+    assert records["members_by_country"] == [("DE",)] and not records["members_by_origin"] and not records["members_by_language"]
+    # Later, in /profile, they give their origin: that choice is their consent; and take it back.
+    await client.send(user, "/profile")
+    await client.press(user, tr("✏️ Origin", "ru"))
+    await client.press(user, country_label("KZ", "ru"))
+    session.expire_all()
+    member = await session.scalar(select(Member).where(Member.telegram_id == 3101))
+    assert member.origin_country == "KZ" and member.sensitive_consent_at is not None
+    await client.send(user, "/profile")
+    await client.press(user, tr("✏️ Origin", "ru"))
+    await client.press(user, tr("Prefer not to say", "ru"))
+    session.expire_all()
+    member = await session.scalar(select(Member).where(Member.telegram_id == 3101))
+    assert (member.origin_country, member.sensitive_consent_at) == (None, None)
