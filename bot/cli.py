@@ -270,9 +270,6 @@ def cmd_atlas(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     if args.action == "export":
-        if not args.out:
-            print("kardes: atlas export needs an output file", file=sys.stderr)
-            return 2
         data = asyncio.run(_with_session(settings, lambda session: atlas.export_atlas(session, args.format, args.out)))
         print(f"atlas release {data['release'] or '(none yet)'} written to {args.out}")
         return 0
@@ -365,11 +362,14 @@ def build_parser() -> argparse.ArgumentParser:
     announce.add_argument("--dry-run", action="store_true", help="validate and count the audience, store nothing")
     announce.set_defaults(func=cmd_announce)
     atlas = sub.add_parser("atlas", help="the Diaspora Atlas: make a differentially private release, or export the latest")
-    atlas.add_argument("action", choices=["release", "export"])
-    atlas.add_argument("--format", choices=["json", "csv"], default="json")
-    atlas.add_argument("--yes", action="store_true", help="release: spend the budget without asking")
-    atlas.add_argument("out", nargs="?", help="export: the file to write")
-    atlas.set_defaults(func=cmd_atlas)
+    atlas_sub = atlas.add_subparsers(dest="action", required=True)
+    release = atlas_sub.add_parser("release", help="make a release now (spends ATLAS_EPSILON of the lifetime budget)")
+    release.add_argument("--yes", action="store_true", help="spend the budget without asking")
+    release.set_defaults(func=cmd_atlas)
+    export = atlas_sub.add_parser("export", help="write the latest release as open data")
+    export.add_argument("--format", choices=["json", "csv"], default="json")
+    export.add_argument("out", help="the file to write")
+    export.set_defaults(func=cmd_atlas)
     for name, text in (("grant", "make a member a representative of an organisation"),
                        ("revoke", "stop a member representing an organisation")):
         role = sub.add_parser(name, help=text)

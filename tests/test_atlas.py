@@ -251,9 +251,10 @@ async def test_a_release_of_nobody_says_no_data_yet(session, small_domains) -> N
     data = await service.public_atlas(session)
     assert data["release"] is not None and service.is_empty(data)
     with I18N.context(), I18N.use_locale("en"):
-        for draw, table in ((charts.world_map, "members_by_country"), (charts.countries_chart, "members_by_country"),
-                            (charts.registrations_chart, "registrations_by_month")):
-            assert draw(data[table], "en") == charts.no_data_chart(None) or draw(data[table], "en").startswith(PNG)
+        for draw, table, title in ((charts.world_map, "members_by_country", "Where our members live"),
+                                   (charts.countries_chart, "members_by_country", "Members by country"),
+                                   (charts.registrations_chart, "registrations_by_month", "Registrations per month")):
+            assert draw(data[table], "en") == charts.no_data_chart(title), draw.__name__
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "abc", "nan"])
@@ -426,3 +427,59 @@ async def test_a_newcomer_may_prefer_not_to_say_origin_and_languages_and_keeps_e
     session.expire_all()
     member = await session.scalar(select(Member).where(Member.telegram_id == 3101))
     assert (member.origin_country, member.sensitive_consent_at) == (None, None)
+
+
+def kardes(args: list[str], database_url: str, cwd, **env: str):  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    environment = {**os.environ, "PYTHONPATH": str(root), "DATABASE_URL": database_url, **env}
+    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=cwd, env=environment, capture_output=True, text=True,
+                          timeout=300, stdin=subprocess.DEVNULL)
+
+
+async def test_kardes_atlas_release_asks_spends_and_refuses_once_the_budget_is_spent(database_url, session, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    await seed(session)
+    budget = {"ATLAS_EPSILON": "2", "ATLAS_LIFETIME_EPSILON": "3"}
+    unconfirmed = await asyncio.to_thread(kardes, ["atlas", "release"], database_url, tmp_path, **budget)
+    assert unconfirmed.returncode == 1 and "spent so far 0 of 3" in unconfirmed.stdout and "no release made" in unconfirmed.stdout
+    made = await asyncio.to_thread(kardes, ["atlas", "release", "--yes"], database_url, tmp_path, **budget)
+    assert made.returncode == 0, made.stderr
+    assert "atlas release 1 published (epsilon 2)" in made.stdout
+    refused = await asyncio.to_thread(kardes, ["atlas", "release", "--yes"], database_url, tmp_path, **budget)
+    assert refused.returncode == 1 and "lifetime privacy budget is spent" in refused.stderr
+    exported = await asyncio.to_thread(kardes, ["atlas", "export", "--format", "csv", str(tmp_path / "a.csv")], database_url, tmp_path)
+    assert exported.returncode == 0 and "atlas release 1 written" in exported.stdout
+    data = await service.public_atlas(session)
+    with open(tmp_path / "a.csv", encoding="utf-8", newline="") as file:
+        assert list(csv.DictReader(file)) == service.csv_rows(data)
+    bad = await asyncio.to_thread(kardes, ["atlas", "release"], database_url, tmp_path, ATLAS_EPSILON="-1")
+    assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "ATLAS_EPSILON is invalid" in bad.stderr
+
+
+async def test_the_worker_makes_the_scheduled_release_on_atlas_schedule(database_url, session_factory, session, small_domains) -> None:  # type: ignore[no-untyped-def]
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    from jobs import atlas as job
+    from jobs.context import JobContext, set_context
+
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    settings = load_settings(database_url=database_url, atlas_schedule="0 6 1 * *", atlas_epsilon=1.0, atlas_lifetime_epsilon=1.5)
+    job.install_release_job(scheduler, settings)
+    installed = scheduler.get_job(job.JOB_ID)
+    assert installed is not None and installed.func_ref == "jobs.atlas:release_job"
+    assert str(installed.trigger) == "cron[month='*', day='1', day_of_week='*', hour='6', minute='0']"
+    await seed(session)
+    set_context(JobContext(settings=settings, session_factory=session_factory))
+    try:
+        await job.release_job()
+        await job.release_job()  # the budget allows one: the second is skipped, not an error
+    finally:
+        set_context(None)
+    assert [line.epsilon for line in await service.ledger(session)] == [pytest.approx(1.0)]
+    assert (await session.scalar(select(AtlasRelease))).trigger == "schedule"
