@@ -74,7 +74,8 @@ async def atlas_command(message: Message, session: AsyncSession, member: Member 
     secretariat = await is_secretariat(session, member, _secretariat_ids(settings))
     document = await service.public_atlas(session)
     await session.commit()  # nothing is held open while we talk to the Bot API
-    await message.answer(render_atlas(document, i18n.current_locale), reply_markup=atlas_keyboard(secretariat))
+    zone = member.timezone if member is not None else None
+    await message.answer(render_atlas(document, i18n.current_locale, zone), reply_markup=atlas_keyboard(secretariat))
 
 
 def atlas_keyboard(secretariat: bool) -> InlineKeyboardMarkup:
@@ -111,8 +112,8 @@ def _section(title: str, table: dict[str, Any], label, locale: str, listed: bool
     return lines
 
 
-def render_atlas(document: dict[str, Any], locale: str) -> str:
-    """The public atlas (the latest release) as one message (HTML)."""
+def render_atlas(document: dict[str, Any], locale: str, zone: str | None = None) -> str:
+    """The public atlas (the latest release) as one message (HTML); the release time in ``zone``."""
     if document.get("release") is None or service.is_empty(document):
         return _("<b>Diaspora Atlas</b>\nNo data yet: the atlas fills in as members register.")
     privacy = document["privacy"]
@@ -120,7 +121,7 @@ def render_atlas(document: dict[str, Any], locale: str) -> str:
     lines = [
         _("<b>Diaspora Atlas</b>"),
         _("Release {n} of {date}.").format(n=format_number(document["release"], locale),
-                                            date=format_when(when, locale, "UTC", "medium")),
+                                            date=format_when(when, locale, zone or "UTC", "medium")),
         _("Every count has random noise added (differential privacy, {epsilon} for this release): whether or not "
           "any one person is a member, the chance of any result changes by at most a factor of {bound}. "
           "The price is fuzziness: a count is within ± the number shown of the truth 95 times in 100, so small "
@@ -312,7 +313,7 @@ async def atlas_release(query: CallbackQuery, callback_data: AtlasReleaseCB, ses
     await session.commit()
     await query.message.answer(  # type: ignore[union-attr]
         _("Release {n} is published.").format(n=format_number(release.id, locale)) + "\n" + _budget_line(state, locale))
-    await query.message.answer(render_atlas(document, locale))  # type: ignore[union-attr]
+    await query.message.answer(render_atlas(document, locale, member.timezone if member else None))  # type: ignore[union-attr]
 
 
 def budget_spent_text(state: service.Budget, locale: str) -> str:

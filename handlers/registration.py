@@ -122,8 +122,8 @@ def privacy_notice() -> str:
         "Your country of origin and the languages you speak are sensitive data: they can reveal ethnic origin. "
         "They are optional. We ask for them separately, and keep them only if you answer; "
         "“Prefer not to say” costs you no feature.\n\n"
-        "The diaspora agencies see only counts with random noise added (differential privacy), never who you are. "
-        "/mydata sends you everything we keep; /delete erases it at any time.\n\nDo you accept?"
+        "The diaspora agencies never see who you are; the Atlas publishes only counts with random noise added "
+        "(differential privacy). /mydata sends you everything we keep; /delete erases it at any time.\n\nDo you accept?"
     ).format(version=reg.PRIVACY_VERSION)
 
 
