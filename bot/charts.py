@@ -14,6 +14,7 @@ import re
 import xml.etree.ElementTree as ET
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Mapping
 
 import matplotlib
 import matplotlib.patches
@@ -28,7 +29,6 @@ from matplotlib.path import Path as MplPath  # noqa: E402
 
 from bot.i18n import format_number  # noqa: E402
 from bot.labels import country_label  # noqa: E402
-from bot.services.atlas import Table  # noqa: E402
 
 FONT = {"font.family": "DejaVu Sans", "font.size": 10, "axes.titlesize": 13}
 COLOUR = "#2a6f97"
@@ -50,10 +50,13 @@ def _figure(width: float, height: float) -> Figure:
     return figure
 
 
-def _hidden_label(cell_small: bool, min_cell: int, locale: str) -> str:
-    if cell_small:
-        return _("fewer than {n}").format(n=format_number(min_cell, locale))
-    return _("hidden")
+def _fewer_label(n: int, locale: str) -> str:
+    return _("fewer than {n}").format(n=format_number(n, locale))
+
+
+def _margin_note(table: Mapping[str, Any], locale: str) -> str:
+    return _("Noisy counts (differential privacy): the bars show ± {m}, the 95 % margin.").format(
+        m=format_number(table.get("margin95", 0), locale))
 
 
 def no_data_chart(title: str | None = None) -> bytes:
@@ -71,53 +74,60 @@ def no_data_chart(title: str | None = None) -> bytes:
         return _png(figure)
 
 
-def countries_chart(countries: Table, locale: str, min_cell: int) -> bytes:
-    """Members by country of residence: horizontal bars, names in the viewer's language."""
-    if not countries:
+def _shown(table: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [e for e in table.get("entries", []) if e.get("members") is not None]
+
+
+def countries_chart(countries: Mapping[str, Any], locale: str) -> bytes:
+    """Members by country of residence: horizontal bars with their 95 % margins."""
+    entries = _shown(countries)[:TOP]
+    if not entries:
         return no_data_chart(_("Members by country"))
-    cells = list(countries.cells)[:TOP]
     with matplotlib.rc_context(FONT):
-        figure = _figure(9, 1.6 + 0.42 * len(cells))
+        figure = _figure(9, 2.0 + 0.42 * len(entries))
         axes = figure.add_subplot()
-        names = [country_label(cell.key, locale) for cell in cells][::-1]
-        cells = cells[::-1]
-        values = [cell.count if cell.count is not None else min_cell for cell in cells]
-        bars = axes.barh(names, values, color=[COLOUR if c.count is not None else HIDDEN_COLOUR for c in cells])
-        for bar, cell in zip(bars, cells):
-            if cell.count is None:
-                bar.set_hatch("//")
-                text = _hidden_label(cell.small, min_cell, locale)
-            else:
-                text = format_number(cell.count, locale)
-            axes.annotate(text, (bar.get_width(), bar.get_y() + bar.get_height() / 2), xytext=(4, 0),
+        entries = entries[::-1]
+        names = [country_label(e["country"], locale) for e in entries]
+        values = [e["members"] for e in entries]
+        margins = [e["margin95"] for e in entries]
+        bars = axes.barh(names, values, xerr=margins, color=COLOUR, ecolor="#555555", capsize=3)
+        for bar, entry in zip(bars, entries):
+            text = "{n} ± {m}".format(n=format_number(entry["members"], locale), m=format_number(entry["margin95"], locale))
+            axes.annotate(text, (bar.get_width() + entry["margin95"], bar.get_y() + bar.get_height() / 2), xytext=(4, 0),
                           textcoords="offset points", va="center", fontsize=9)
         axes.set_title(_("Members by country"))
-        axes.set_xlabel(_("Members"))
-        axes.margins(x=0.25)
+        axes.set_xlabel(_("Members") + " — " + _("Not listed: fewer than {n} each.").format(
+            n=format_number(countries.get("fewer_than", 0), locale)))
+        axes.set_xlim(left=0)
+        axes.margins(x=0.3)
         axes.spines[["top", "right"]].set_visible(False)
+        figure.text(0.01, 0.005, _margin_note(countries, locale), fontsize=8, color="#666666")
         return _png(figure)
 
 
-def registrations_chart(months: Table, locale: str, min_cell: int) -> bytes:
-    """Registrations per month; hidden months drawn hatched up to the threshold."""
-    if not months:
+def registrations_chart(months: Mapping[str, Any], locale: str) -> bytes:
+    """Registrations per month with their 95 % margins; months under the threshold hatched."""
+    cells = list(months.get("entries", []))[-24:]
+    if not _shown(months):
         return no_data_chart(_("Registrations per month"))
-    cells = list(months.cells)[-24:]
     with matplotlib.rc_context(FONT):
-        figure = _figure(9, 4.5)
+        figure = _figure(9, 4.8)
         axes = figure.add_subplot()
-        labels = [cell.key for cell in cells]
-        shown = [cell.count or 0 for cell in cells]
-        axes.bar(labels, shown, color=COLOUR, label=_("Members"))
-        hidden = [min_cell if cell.count is None else 0 for cell in cells]
-        if any(hidden):
-            axes.bar(labels, hidden, color="none", edgecolor=HIDDEN_COLOUR, hatch="//",
-                     label=_("hidden (fewer than {n}, or protecting one)").format(n=format_number(min_cell, locale)))
-            axes.legend(loc="upper left", frameon=False)
+        labels = [e["month"] for e in cells]
+        shown = [e["members"] or 0 for e in cells]
+        errors = [e["margin95"] if e["members"] is not None else 0 for e in cells]
+        axes.bar(labels, shown, yerr=errors, color=COLOUR, ecolor="#555555", capsize=2, label=_("Members"))
+        few = [e["fewer_than"] if e["members"] is None else 0 for e in cells]
+        if any(few):
+            axes.bar(labels, few, color="none", edgecolor=HIDDEN_COLOUR, hatch="//",
+                     label=_fewer_label(max(few), locale))
+        axes.legend(loc="upper left", frameon=False)
         axes.set_title(_("Registrations per month"))
         axes.set_ylabel(_("Members"))
+        axes.set_ylim(bottom=0)
         axes.tick_params(axis="x", labelrotation=60, labelsize=8)
         axes.spines[["top", "right"]].set_visible(False)
+        figure.text(0.01, 0.005, _margin_note(months, locale), fontsize=8, color="#666666")
         return _png(figure)
 
 
@@ -243,33 +253,33 @@ def world_shapes() -> dict[str, MplPath]:
     return {code: MplPath(vertices, codes) for code, (vertices, codes) in shapes.items() if code != "AQ"}
 
 
-def _bins(min_cell: int, top: int) -> list[int]:
-    """Lower edges of the colour classes, starting at the threshold."""
-    edges = [min_cell]
-    for nice in (10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000):
+def _bins(low: int, top: int) -> list[int]:
+    """Lower edges of the colour classes, starting at the listing threshold."""
+    edges = [low]
+    for nice in (10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000):
         if nice > edges[-1] and nice <= top and len(edges) < len(SHADES):
             edges.append(nice)
     return edges
 
 
-def world_map(countries: Table, locale: str, min_cell: int) -> bytes:
-    """A choropleth of members by country of residence."""
+def world_map(countries: Mapping[str, Any], locale: str) -> bytes:
+    """A choropleth of members by country of residence (noisy counts, margin in the legend)."""
     shapes = world_shapes()
-    if not countries:
+    entries = {e["country"]: e for e in _shown(countries)}
+    if not entries:
         return no_data_chart(_("Where our members live"))
-    top = max((cell.count for cell in countries.cells if cell.count is not None), default=min_cell)
-    edges = _bins(min_cell, top)
+    threshold = int(countries.get("fewer_than", 1))
+    top = max(e["members"] for e in entries.values())
+    edges = _bins(threshold, top)
     with matplotlib.rc_context(FONT):
         figure = _figure(11, 6)
         axes = figure.add_subplot()
         for code, shape in shapes.items():
-            cell = countries.get(code)
-            if cell is None:
+            entry = entries.get(code)
+            if entry is None:
                 colour = EMPTY_COLOUR
-            elif cell.count is None:
-                colour = HIDDEN_COLOUR
             else:
-                colour = SHADES[max(i for i, edge in enumerate(edges) if cell.count >= edge)]
+                colour = SHADES[max(i for i, edge in enumerate(edges) if entry["members"] >= edge)]
             axes.add_patch(PathPatch(shape, facecolor=colour, edgecolor="white", linewidth=0.3))
         if shapes:
             axes.autoscale_view()
@@ -282,12 +292,12 @@ def world_map(countries: Table, locale: str, min_cell: int) -> bytes:
             label = (f"{format_number(edge, locale)}–{format_number(upper, locale)}" if upper is not None
                      else f"{format_number(edge, locale)}+")
             handles.append(Patch(facecolor=SHADES[i], label=label))
-        handles.append(Patch(facecolor=HIDDEN_COLOUR, label=_("hidden (fewer than {n}, or protecting one)").format(
-            n=format_number(min_cell, locale))))
+        handles.append(Patch(facecolor=EMPTY_COLOUR, label=_fewer_label(threshold, locale)))
         axes.legend(handles=handles, loc="lower left", frameon=False, title=_("Members"))
-        leaders = [f"{country_label(c.key, locale)}: {format_number(c.count, locale)}"
-                   for c in countries.cells[:5] if c.count is not None]
+        leaders = ["{name}: {n} ± {m}".format(name=country_label(e["country"], locale), n=format_number(e["members"], locale),
+                                             m=format_number(e["margin95"], locale))
+                   for e in list(entries.values())[:5]]
         axes.set_title(_("Where our members live"))
-        if leaders:
-            figure.text(0.99, 0.02, "\n".join(leaders), ha="right", va="bottom", fontsize=9)
+        figure.text(0.99, 0.02, "\n".join(leaders), ha="right", va="bottom", fontsize=9)
+        figure.text(0.01, 0.005, _margin_note(countries, locale), fontsize=8, color="#666666")
         return _png(figure)

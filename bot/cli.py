@@ -204,11 +204,44 @@ def cmd_announce(args: argparse.Namespace) -> int:
 
 
 def cmd_atlas(args: argparse.Namespace) -> int:
-    from bot.services.atlas import export_atlas
+    from bot.services import atlas
 
     settings = load_settings()
-    asyncio.run(_with_session(settings, lambda session: export_atlas(session, args.format, args.out, settings.atlas_min_cell)))
-    print(f"atlas written to {args.out}")
+    if args.action == "export":
+        data = asyncio.run(_with_session(settings, lambda session: atlas.export_atlas(session, args.format, args.out)))
+        print(f"atlas release {data['release'] or '(none yet)'} written to {args.out}")
+        return 0
+
+    async def spent(session):  # type: ignore[no-untyped-def]
+        return await atlas.budget(session, settings.atlas_epsilon, settings.atlas_lifetime_epsilon)
+
+    state = asyncio.run(_with_session(settings, spent))
+    print(f"a release spends epsilon {state.per_release:g}; spent so far {state.spent:g} of {state.lifetime:g} "
+          f"in {state.releases} releases")
+    if not state.allows_release:
+        print("kardes: release refused: the lifetime privacy budget is spent; the latest release stays published",
+              file=sys.stderr)
+        return 1
+    if not args.yes:
+        answer = input("make the release? [y/N] ").strip().lower() if sys.stdin.isatty() else ""
+        if answer not in ("y", "yes"):
+            print("no release made (pass --yes to confirm without asking)")
+            return 1
+
+    async def release(session):  # type: ignore[no-untyped-def]
+        made = await atlas.make_release(session, epsilon=settings.atlas_epsilon, lifetime=settings.atlas_lifetime_epsilon,
+                                        min_cell=settings.atlas_min_cell, trigger="cli")
+        return made.id, made.epsilon
+
+    try:
+        release_id, epsilon = asyncio.run(_with_session(settings, release))
+    except atlas.BudgetSpent as refused:
+        print(f"kardes: release refused: {refused}", file=sys.stderr)
+        return 1
+    except atlas.ReleaseBusy:
+        print("kardes: another release was being made at the same moment; try again", file=sys.stderr)
+        return 1
+    print(f"atlas release {release_id} published (epsilon {epsilon:g})")
     return 0
 
 
@@ -266,11 +299,15 @@ def build_parser() -> argparse.ArgumentParser:
     announce.add_argument("--urgent", action="store_true", help="ignore members' quiet hours")
     announce.add_argument("--dry-run", action="store_true", help="validate and count the audience, store nothing")
     announce.set_defaults(func=cmd_announce)
-    atlas = sub.add_parser("atlas", help="the Diaspora Atlas as open data")
-    atlas.add_argument("action", choices=["export"])
-    atlas.add_argument("--format", choices=["json", "csv"], default="json")
-    atlas.add_argument("out")
-    atlas.set_defaults(func=cmd_atlas)
+    atlas = sub.add_parser("atlas", help="the Diaspora Atlas: make a differentially private release, or export the latest")
+    atlas_sub = atlas.add_subparsers(dest="action", required=True)
+    release = atlas_sub.add_parser("release", help="make a release now (spends ATLAS_EPSILON of the lifetime budget)")
+    release.add_argument("--yes", action="store_true", help="spend the budget without asking")
+    release.set_defaults(func=cmd_atlas)
+    export = atlas_sub.add_parser("export", help="write the latest release as open data")
+    export.add_argument("--format", choices=["json", "csv"], default="json")
+    export.add_argument("out", help="the file to write")
+    export.set_defaults(func=cmd_atlas)
     for name, text in (("grant", "make a member a representative of an organisation"),
                        ("revoke", "stop a member representing an organisation")):
         role = sub.add_parser(name, help=text)

@@ -51,7 +51,12 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(default=10.0, ge=0, le=600)
     # SQLite: how long a writer waits for the write lock before "database is locked".
     sqlite_busy_timeout: float = Field(default=30.0, gt=0, le=600)
-    atlas_min_cell: int = Field(default=5, ge=2, le=100, description="Atlas counts below this are hidden")
+    atlas_min_cell: int = Field(default=5, ge=2, le=100, description="Atlas counts below this read 'fewer than N'")
+    # Differential privacy of the Atlas: the privacy loss of one release (split across its tables),
+    # the most all releases together may ever spend, and when the worker makes a release (cron, UTC).
+    atlas_epsilon: float = Field(default=1.0, gt=0, allow_inf_nan=False)
+    atlas_lifetime_epsilon: float = Field(default=12.0, gt=0, allow_inf_nan=False)
+    atlas_schedule: str = "0 6 1 * *"
 
     @field_validator("secretariat_ids", mode="before")
     @classmethod
@@ -82,6 +87,17 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         return level
+
+    @field_validator("atlas_schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(value, timezone="UTC")
+        except ValueError as error:
+            raise ValueError(f"must be a crontab line such as '0 6 1 * *' ({error})") from None
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -12,12 +12,12 @@ from bot.config import Settings
 
 
 def public_routes(session_factory: async_sessionmaker[AsyncSession], settings: Settings) -> list[web.RouteDef]:
-    """GET /atlas.json (the public Diaspora Atlas) and the members' calendar feeds."""
+    """GET /atlas.json (the latest stored Atlas release, never computed live) and the calendar feeds."""
     from bot.services.atlas import public_atlas
 
     async def atlas(_request: web.Request) -> web.Response:
         async with session_factory() as session:
-            data = await public_atlas(session, settings.atlas_min_cell)
+            data = await public_atlas(session)
         return web.json_response(data, headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "public, max-age=300"})
 
     return [web.get("/atlas.json", atlas), web.get("/ical/{token}.ics", ical_feed_handler(session_factory))]

@@ -87,6 +87,9 @@ class Member(Base):
     longitude: Mapped[float | None] = mapped_column(Float)
     timezone: Mapped[str | None] = mapped_column(String(64))
     origin_country: Mapped[str | None] = mapped_column(String(2))
+    # Origin and spoken languages are special-category data (GDPR art. 9): kept only after a
+    # separate, explicit consent; None means the member did not give it ("prefer not to say").
+    sensitive_consent_at: Mapped[datetime | None]
     languages: Mapped[list[str]] = mapped_column(JSON, default=list)
     interests: Mapped[list[str]] = mapped_column(JSON, default=list)
     notify_announcements: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -294,3 +297,33 @@ class FsmRecord(Base):
     state: Mapped[str | None] = mapped_column(String(200))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+class AtlasRelease(Base):
+    """One differentially private release of the Diaspora Atlas: what every Atlas output shows."""
+
+    __tablename__ = "atlas_releases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    epsilon: Mapped[float] = mapped_column(Float)
+    mechanism: Mapped[str] = mapped_column(String(64))
+    trigger: Mapped[str] = mapped_column(String(16))  # schedule, secretariat, cli
+    # The public open-data document (schema kardes-atlas/2) and the secretariat's breakdowns.
+    public: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    breakdowns: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class AtlasLedger(Base):
+    """The privacy-budget ledger: one line per release, numbered without gaps (two at once collide)."""
+
+    __tablename__ = "atlas_ledger"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sequence: Mapped[int] = mapped_column(Integer, unique=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("atlas_releases.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    epsilon: Mapped[float] = mapped_column(Float)  # the release's total: the sum of epsilon_by_table
+    epsilon_by_table: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    spent_after: Mapped[float] = mapped_column(Float)  # lifetime total including this release
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+

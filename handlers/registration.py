@@ -8,7 +8,7 @@ from typing import Any
 from aiogram import F, Router
 from aiogram.filters import CommandObject, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
+from aiogram.types import CallbackQuery, InlineKeyboardButton, Message, ReplyKeyboardRemove
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -134,10 +134,18 @@ def privacy_notice() -> str:
         "<b>Privacy notice</b> (version {version})\n\n"
         "To find organisations, events and news for you, we keep: the name you give us, "
         "your city and, if you share a location, coordinates rounded to about 1 km, "
-        "your country of origin, the languages you speak, your interests and your notification settings.\n\n"
-        "The diaspora agencies see only counts, never who you are. /mydata sends you everything we keep; "
-        "/delete erases it at any time.\n\nDo you accept?"
+        "your interests and your notification settings.\n\n"
+        "Your country of origin and the languages you speak are sensitive data: they can reveal ethnic origin. "
+        "They are optional. We ask for them separately, and keep them only if you answer; "
+        "“Prefer not to say” costs you no feature.\n\n"
+        "The diaspora agencies never see who you are; the Atlas publishes only counts with random noise added "
+        "(differential privacy). /mydata sends you everything we keep; /delete erases it at any time.\n\nDo you accept?"
     ).format(version=reg.PRIVACY_VERSION)
+
+
+def sensitive_note() -> str:
+    return _("Optional, sensitive data: by choosing you consent to us keeping it (you can remove it in /profile). "
+             "Choose “Prefer not to say” to skip.")
 
 
 @router.callback_query(Registration.consent, ConsentCB.filter(), CurrentMenu())
@@ -247,7 +255,9 @@ async def _place_chosen(
 async def ask_origin(message: Message, state: FSMContext, locale: str) -> None:
     await state.set_state(Registration.origin)
     await state.update_data(origin_codes=list(reg.ORIGIN_COUNTRIES))
-    await _menu(message, state, _("Which country do you or your family come from?"), origin_keyboard(locale))
+    markup = origin_keyboard(locale)
+    markup.inline_keyboard.append([InlineKeyboardButton(text=_("Prefer not to say"), callback_data=OriginCB(code="none").pack())])
+    await _menu(message, state, _("Which country do you or your family come from?") + "\n" + sensitive_note(), markup)
 
 
 @router.callback_query(StateFilter(Registration.origin, Registration.origin_search), OriginCB.filter(), CurrentMenu())
@@ -258,14 +268,17 @@ async def origin_chosen(
         await state.set_state(Registration.origin_search)
         await _close_menu(query, _("Type the name of the country."))
         return
-    if callback_data.code not in (await state.get_data()).get("origin_codes", []):
+    declined = callback_data.code == "none"  # "prefer not to say": nothing is kept
+    if not declined and callback_data.code not in (await state.get_data()).get("origin_codes", []):
         await query.answer(_("This menu has expired. Please start again."), show_alert=True)
         return
     locale = i18n.current_locale
-    await _close_menu(query, _("Origin: {country}").format(country=escape(country_label(callback_data.code, locale))))
-    if await _save_if_editing(query.message, state, session, member, {"origin": callback_data.code}):  # type: ignore[arg-type]
+    origin = None if declined else callback_data.code
+    chosen = _("Prefer not to say") if declined else escape(country_label(callback_data.code, locale))
+    await _close_menu(query, _("Origin: {country}").format(country=chosen))
+    if await _save_if_editing(query.message, state, session, member, {"origin": origin}):  # type: ignore[arg-type]
         return
-    await _update_draft(state, origin=callback_data.code)
+    await _update_draft(state, origin=origin)
     await ask_toggles(query.message, state, "languages", locale)  # type: ignore[arg-type]
 
 
@@ -286,7 +299,8 @@ async def ask_toggles(message: Message, state: FSMContext, field: str, locale: s
     await state.set_state(Registration.languages if field == "languages" else Registration.interests)
     draft = (await state.get_data()).get("draft", {})
     text = (
-        _("Which languages do you speak? Tap all that apply, then Done.")
+        _("Which languages do you speak? Tap all that apply, then Done.") + "\n"
+        + _("Optional, sensitive data: tap Done with nothing chosen if you prefer not to say.")
         if field == "languages"
         else _("What are you interested in? Tap all that apply, then Done.")
     )
@@ -316,12 +330,10 @@ async def toggles_done(
 ) -> None:
     field = "languages" if await state.get_state() == Registration.languages.state else "interests"
     chosen = (await state.get_data()).get("draft", {}).get(field, [])
-    if field == "languages" and not chosen:
-        await query.answer(_("Choose at least one language."), show_alert=True)
-        return
     locale = i18n.current_locale
     labels = [language_label(code, locale) if field == "languages" else interest_label(code) for code in chosen]
-    await _close_menu(query, "✅ " + escape(", ".join(labels) or _("nothing chosen")))
+    nothing = _("Prefer not to say") if field == "languages" else _("nothing chosen")
+    await _close_menu(query, "✅ " + escape(", ".join(labels) or nothing))
     if await _save_if_editing(query.message, state, session, member, {field: chosen}):  # type: ignore[arg-type]
         return
     if field == "languages":

@@ -82,3 +82,6 @@ def install_standing_jobs(scheduler: AsyncIOScheduler) -> None:
         id="events.reminders",
         replace_existing=True,
     )
+    from jobs.atlas import install_release_job  # the Atlas's own differentially private release (ATLAS_SCHEDULE)
+
+    install_release_job(scheduler)

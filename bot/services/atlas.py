@@ -1,119 +1,110 @@
-"""The Diaspora Atlas: who lives where, in counts that never single anyone out.
+"""The Diaspora Atlas: differentially private releases, stored as snapshots, with a budget ledger.
 
-What is counted
-    Members: active members who finished registering (``registered_at`` set). Tables by country
-    of residence, by top city, by origin country, by language spoken and by interest (a member
-    with three languages counts once in each), and registrations per calendar month (UTC).
-    Organisations (active) and upcoming approved events per country: these are public records
-    already listed by /nearby and /search, so they are published exactly.
+Why noise and not suppression
+    Hiding small cells over many overlapping tables was shown attackable (issue #12): a hidden
+    cell could be pinned by subtraction, by bounds from other tables, or by comparing two live
+    answers. A release here is *differentially private*: every member count is a true count plus
+    integer noise from the discrete Laplace mechanism (OpenDP's ``make_count_by_categories``
+    chained with ``make_laplace``). Whether or not any one member is in the data, the probability
+    of every possible release changes by at most a factor e^ε. Everything afterwards (clamping,
+    thresholds, consistency) is post-processing of the noisy numbers and costs no privacy.
 
-Small-cell suppression (``min_cell``, default 5)
-    1. Primary suppression: every member count from 1 to ``min_cell - 1`` is hidden. Zero cells
-       are not listed at all. A hidden cell in a public table reads "fewer than 5"; in the open
-       data it is ``"members": null, "suppressed": true``.
-    2. No totals that include hidden cells. A one-dimensional table never publishes its total:
-       it publishes ``shown_total`` (the sum of the cells it shows, which anyone can add up) and
-       ``hidden_cells`` (how many cells are hidden), and the atlas never states how many
-       members there are in all. So nothing in one dimension can be subtracted from a total to
-       recover a hidden cell.
-    3. Linked tables. Members by country, by origin and by month each count every member once,
-       so they share one (unpublished) total: a table with no hidden cell would reveal it, and
-       another table with a single small cell could then be solved. A language's or interest's
-       count is a floor under that total (nobody counts twice in one cell), so a language
-       everybody speaks reveals it too. We protect them together
-       (:func:`protect_linked`): a reader is assumed to know that small cells hold 1..N-1 and
-       that every other hidden cell holds N or more; from each table they bound the common total,
-       and from those bounds each small cell. While any small cell is pinned to one value, the
-       largest language/interest cell is hidden if the floor is what pins it, else the
-       smallest shown cell of the most revealing table is hidden too (``"reason":
-       "protects_small"``; the bot shows it as "hidden", never as "fewer than N"); when every
-       cell is hidden and the bounds still meet (tiny populations), the most revealing table is
-       withheld whole (an empty list, ``"withheld": true`` in the summary).
-    4. Where a line's total *is* published, complementary suppression within the line. This
-       happens (a) for top cities: each country's count is published, and its cities (plus its
-       members with no city) add up to it; and (b) for the secretariat's breakdowns (country ×
-       origin, city × origin, country × language, country × interest), whose rows and columns
-       are, or could be, published one-dimensional cells (for languages and interests only the
-       columns: a member counts once per language, so a country's row adds up to no published
-       number). We assume the worst: every such line whose total is N or more is known. The
-       reader solves the table by interval propagation (:func:`pinned_cells`) — each hidden
-       cell is at least 1, and within each known line it lies between the line's remainder
-       minus the others' upper bounds and the remainder minus the others' lower bounds, repeated
-       until nothing moves. While any hidden cell under N is pinned to one value, one more shown
-       cell is hidden (on a line through a pinned cell if possible: the one that leaves the
-       fewest pinned, then the smallest); if none is left, the whole breakdown is withheld.
-       A breakdown marks every hidden cell the same way (primary or complementary), since
-       telling them apart would give the reader bounds; hidden top cities are simply not listed.
-    ``tests/test_atlas.py`` checks all of this over 200 random populations with an attacker
-    written separately from this module.
-    Limit: the linked tables assume everyone gave a country, an origin and was registered
-    (registration requires all three). Do not publish the exact member total anywhere.
+Unit of privacy and bounded contributions
+    One member. Each member counts at most once in the tables of residence country, city, origin
+    and registration month, in at most ``MAX_LANGUAGES`` languages and ``MAX_INTERESTS`` interests
+    (the first they chose), and likewise in the secretariat's breakdowns. A table's sensitivity
+    (how much one member can move it, in L1) is therefore 1, or 2 for languages and interests.
+    Members who left origin or languages unanswered are simply not in those tables.
 
-Open data schema ``kardes-atlas/1`` (:func:`atlas_to_dict`, :func:`export_atlas`)::
+Fixed domains
+    Which keys exist must not depend on the data, so each table counts over a public list: every
+    ISO 3166 country (residence and origin), every gazetteer city (country, name), our spoken
+    languages and interests, and the 24 calendar months up to the release (UTC).
 
-    {
-      "schema": "kardes-atlas/1",
-      "generated_at": "2030-01-15T12:00:00Z",        # UTC, ISO 8601
-      "min_cell": 5,                                  # cells below this are suppressed
-      "members_by_country":  [{"country": "DE", "members": 12, "suppressed": false},
-                              {"country": "LV", "members": null, "suppressed": true,
-                               "reason": "small"}, ...],     # or "protects_small"
-      "members_by_origin":   [{"country": "KZ", "members": 7, "suppressed": false}, ...],
-      "members_by_language": [{"language": "kk", "members": 9, "suppressed": false}, ...],
-      "members_by_interest": [{"interest": "culture", "members": 6, "suppressed": false}, ...],
-      "top_cities":          [{"country": "DE", "city": "Berlin", "members": 10}, ...],
-      "registrations_by_month": [{"month": "2030-01", "members": 5, "suppressed": false}, ...],
-      "organisations_by_country":   [{"country": "DE", "organisations": 3}, ...],
-      "upcoming_events_by_country": [{"country": "DE", "events": 2}, ...],
-      "summary": {"<member table name>": {"shown_total": 40, "hidden_cells": 2, "withheld": false}, ...}
-    }
+Splitting ε (``ATLAS_EPSILON``, default 1.0 for the whole release)
+    Table ``t`` gets ε·w_t/Σw with the weights in ``TABLES`` (Σw = 15): countries 3, cities 2,
+    origins 2, languages 2, interests 1, months 1, and 1 for each of the four secretariat
+    breakdowns. Its noise scale is sensitivity/ε_t. Sequential composition makes the release
+    ε-differentially private (δ = 0); OpenDP computes each table's ε and the ledger records them.
 
-    Country codes are ISO 3166-1 alpha-2, languages ISO 639-1, interests our codes (culture,
-    education, business, religion, youth, sports, media, consular, volunteering). Member lists
-    are ordered by count (largest first), suppressed entries last by code; months in order.
-    A suppressed entry has ``"reason"``: ``"small"`` (1 to min_cell - 1 members) or
-    ``"protects_small"`` (hidden so that a small one cannot be worked out; min_cell or more).
-    Only cities with a published count are listed. ``shown_total`` is the sum of the shown
-    cells, never the true total.
+Post-processing (:func:`_publish`)
+    Noisy counts are clamped at 0. Small tables (languages, interests, months) list every key;
+    a count under ``min_cell`` (``ATLAS_MIN_CELL``) reads "fewer than N" (``members: null``).
+    Large tables (countries, origins, cities, breakdowns) list only keys whose noisy count reaches
+    the table's ``fewer_than`` threshold: the larger of ``min_cell`` and the count that empty keys
+    reach with probability below 5 % for the whole table, so the list is not full of noise; every
+    unlisted key had fewer. A city is listed only under a listed country, never above it, and the
+    cities of a country never add up to more than the country. Totals are sums of the published
+    noisy counts, never the true total. Each count comes with ``margin95``: the noise stays within
+    ± that much with 95 % probability.
 
-CSV (``export_atlas(..., "csv", ...)``): one row per entry, columns
-``table,key,parent,count,suppressed,reason``: ``table`` is a list name above, ``key`` the
-country, language, interest, month or city, ``parent`` the city's country (else empty),
-``count`` empty when suppressed, ``suppressed`` ``true``/``false``, ``reason`` as in JSON.
+Snapshots and budget
+    A release is computed on the worker's schedule (``ATLAS_SCHEDULE``) or on request of the
+    secretariat (``/atlas`` or ``kardes atlas release``) and stored (``atlas_releases``); every
+    output reads the latest one, so asking again returns the same numbers. The ledger
+    (``atlas_ledger``) records every release's ε per table; once the next release would take the
+    lifetime total past ``ATLAS_LIFETIME_EPSILON``, releases are refused.
+
+Open data schema ``kardes-atlas/2``: see :func:`empty_document` and the README.
 """
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
-from collections import Counter
-from collections.abc import Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Event, EventStatus, Member, Organisation
+from db.models import AtlasLedger, AtlasRelease, Event, EventStatus, Member, Organisation
 
-SCHEMA = "kardes-atlas/1"
+SCHEMA = "kardes-atlas/2"
+MECHANISM = "discrete Laplace (OpenDP make_laplace)"
 DEFAULT_MIN_CELL = 5
-NOT_GIVEN = ""  # a breakdown's row or column for members who did not say
+MAX_LANGUAGES = 2
+MAX_INTERESTS = 2
+MONTHS = 24
+FALSE_LISTING = 0.05  # chance that a large table lists at least one key that holds nobody
+SEP = "\x1f"  # joins the parts of a two- or three-part key for OpenDP's string categories
+ORIGIN_COLUMNS = ("TR", "AZ", "KZ", "KG", "UZ", "TM")  # city x origin columns; others are "other"
+OTHER = "other"
 
-#: The secretariat's breakdowns: name -> (row dimension, column dimension).
-BREAKDOWNS: dict[str, tuple[str, str]] = {
-    "country_origin": ("country", "origin"),
-    "city_origin": ("city", "origin"),
-    "country_language": ("country", "languages"),
-    "country_interest": ("country", "interests"),
-}
-MEMBER_TABLES = ("members_by_country", "members_by_origin", "members_by_language", "members_by_interest",
-                 "registrations_by_month")
 
-K = TypeVar("K", bound=Hashable)
+@dataclass(frozen=True, slots=True)
+class TableSpec:
+    name: str
+    key: str  # the entry's key name in the open data
+    sensitivity: int
+    weight: int
+    listed: bool  # large domain: list only keys above the threshold
+    public: bool = True
+
+
+TABLES: tuple[TableSpec, ...] = (
+    TableSpec("members_by_country", "country", 1, 3, True),
+    TableSpec("top_cities", "city", 1, 2, True),
+    TableSpec("members_by_origin", "country", 1, 2, True),
+    TableSpec("members_by_language", "language", MAX_LANGUAGES, 2, False),
+    TableSpec("members_by_interest", "interest", MAX_INTERESTS, 1, False),
+    TableSpec("registrations_by_month", "month", 1, 1, False),
+    TableSpec("country_origin", "origin", 1, 1, True, public=False),
+    TableSpec("city_origin", "origin", 1, 1, True, public=False),
+    TableSpec("country_language", "language", MAX_LANGUAGES, 1, True, public=False),
+    TableSpec("country_interest", "interest", MAX_INTERESTS, 1, True, public=False),
+)
+PUBLIC_TABLES = tuple(t.name for t in TABLES if t.public)
+BREAKDOWNS = tuple(t.name for t in TABLES if not t.public)
+TOTAL_WEIGHT = sum(t.weight for t in TABLES)
 
 
 # --- data --------------------------------------------------------------------------------
@@ -124,322 +115,280 @@ class MemberRow:
 
     country: str | None
     city: str | None
-    origin: str | None
+    origin: str | None  # None: not given ("prefer not to say")
     languages: tuple[str, ...] = ()
     interests: tuple[str, ...] = ()
     month: str | None = None  # "YYYY-MM" of registration
 
 
-@dataclass(frozen=True, slots=True)
-class Cell:
-    """One published count; ``count`` is None when hidden."""
+@dataclass(frozen=True)
+class Domains:
+    """The public lists of keys each table counts over (never taken from the data)."""
 
-    key: str
-    count: int | None
-    parent: str | None = None  # a city's country
-    small: bool = False  # hidden because it is under min_cell (else hidden to protect one that is)
-
-    @property
-    def hidden(self) -> bool:
-        return self.count is None
+    countries: tuple[str, ...]
+    cities: tuple[tuple[str, str], ...]
+    languages: tuple[str, ...]
+    interests: tuple[str, ...]
+    months: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Table:
-    """A one-dimensional table as published."""
+@lru_cache(maxsize=1)
+def _static_domains() -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    import pycountry
 
-    cells: tuple[Cell, ...] = ()
-    withheld: bool = False  # too few members to publish it safely beside the other tables
+    from bot.geo import get_gazetteer
 
-    @property
-    def shown_total(self) -> int:
-        return sum(cell.count for cell in self.cells if cell.count is not None)
-
-    @property
-    def hidden_cells(self) -> int:
-        return sum(1 for cell in self.cells if cell.count is None)
-
-    def __bool__(self) -> bool:
-        return bool(self.cells)
-
-    def get(self, key: str) -> Cell | None:
-        return next((cell for cell in self.cells if cell.key == key), None)
+    countries = tuple(sorted({c.alpha_2 for c in pycountry.countries} | {"XK"}))
+    gazetteer = get_gazetteer()
+    cities = tuple(sorted({(gazetteer._cc[i], gazetteer._names[i]) for i in range(len(gazetteer))}))
+    return countries, cities
 
 
-@dataclass(frozen=True, slots=True)
-class Breakdown:
-    """A two-dimensional table for the secretariat; rows are tuples (country[, city])."""
-
-    name: str
-    rows: tuple[tuple[str, ...], ...] = ()
-    columns: tuple[str, ...] = ()
-    cells: Mapping[tuple[tuple[str, ...], str], int | None] = field(default_factory=dict)
-    withheld: bool = False  # too small to publish safely in any form
-
-    def row_total(self, row: tuple[str, ...]) -> int:
-        """The row's count of shown cells (a lower bound, never the true total)."""
-        return sum(v for (r, _c), v in self.cells.items() if r == row and v is not None)
+def months_up_to(now: datetime, count: int = MONTHS) -> tuple[str, ...]:
+    """The ``count`` calendar months ending with ``now``'s, oldest first."""
+    year, month = now.year, now.month
+    out = []
+    for _ in range(count):
+        out.append(f"{year:04d}-{month:02d}")
+        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+    return tuple(reversed(out))
 
 
-@dataclass(frozen=True, slots=True)
-class Atlas:
-    """Everything the atlas publishes, suppression already applied."""
+def default_domains(now: datetime) -> Domains:
+    """Every country, every gazetteer city, our languages and interests, the last 24 months."""
+    from bot.services.registration import INTERESTS, SPOKEN_LANGUAGES
 
-    min_cell: int
-    generated_at: datetime
-    countries: Table = Table()
-    cities: Table = Table()
-    origins: Table = Table()
-    languages: Table = Table()
-    interests: Table = Table()
-    months: Table = Table()
-    organisations: Table = Table()
-    events: Table = Table()
-    breakdowns: Mapping[str, Breakdown] = field(default_factory=dict)
-
-    @property
-    def is_empty(self) -> bool:
-        """Nothing at all to show: no members, organisations or events."""
-        return not (self.countries or self.origins or self.months or self.organisations or self.events
-                    or self.countries.withheld or self.origins.withheld or self.months.withheld)
+    countries, cities = _static_domains()
+    return Domains(countries, cities, tuple(SPOKEN_LANGUAGES), tuple(INTERESTS), months_up_to(now))
 
 
-# --- suppression (pure) ------------------------------------------------------------------
-
-def suppress(counts: Mapping[K, int], min_cell: int) -> dict[K, int | None]:
-    """Primary suppression: counts under ``min_cell`` become None; zero cells are dropped."""
-    return {key: (value if value >= min_cell else None) for key, value in counts.items() if value > 0}
-
-
-def pinned_cells(counts: Mapping[K, int], hidden: set[K], lines: Sequence[Iterable[K]], min_cell: int) -> set[K]:
-    """Hidden cells under ``min_cell`` that a reader who knows every line's total can solve exactly."""
-    INF = float("inf")
-    low: dict[K, float] = {key: 1 for key in hidden}
-    high: dict[K, float] = {key: INF for key in hidden}
-    known = [(list(line), sum(counts[k] for k in line)) for line in lines]
-    changed = True
-    while changed:
-        changed = False
-        for line, total in known:
-            secret = [k for k in line if k in hidden]
-            if not secret:
-                continue
-            rest = total - sum(counts[k] for k in line if k not in hidden)
-            for key in secret:
-                others = [k for k in secret if k != key]
-                new_low = max(low[key], rest - sum(high[k] for k in others))
-                new_high = min(high[key], rest - sum(low[k] for k in others))
-                if (new_low, new_high) != (low[key], high[key]):
-                    low[key], high[key] = new_low, new_high
-                    changed = True
-    return {key for key in hidden if counts[key] < min_cell and low[key] == high[key]}
+def _first(values: Iterable[str], limit: int) -> list[str]:
+    seen: list[str] = []
+    for value in values:
+        if value not in seen:
+            seen.append(value)
+        if len(seen) == limit:
+            break
+    return seen
 
 
-def protect(counts: Mapping[K, int], lines: Sequence[Iterable[K]], min_cell: int,
-            always_hidden: Iterable[K] = ()) -> set[K] | None:
-    """The cells to hide so that no small cell can be solved from the lines' totals; None: withhold all."""
-    counts = {key: value for key, value in counts.items() if value > 0}
-    hidden = {key for key, value in counts.items() if value < min_cell} | (set(always_hidden) & counts.keys())
-    lines = [[k for k in line if k in counts] for line in lines]
-    lines = [line for line in lines if sum(counts[k] for k in line) >= min_cell]
-    exposed = pinned_cells(counts, hidden, lines, min_cell)
-    while exposed:
-        # Hide the shown cell that leaves the fewest small cells solvable (then the smallest),
-        # looking first on the lines through a solvable cell, then on any line with a hidden one.
-        candidates = {k for line in lines if exposed & set(line) for k in line if k not in hidden}
-        candidates = candidates or {k for line in lines if hidden & set(line) for k in line if k not in hidden}
-        if not candidates:
-            return None
-        scored = sorted((len(pinned_cells(counts, hidden | {k}, lines, min_cell)), counts[k], repr(k), k) for k in candidates)
-        hidden.add(scored[0][3])
-        exposed = pinned_cells(counts, hidden, lines, min_cell)
-    return hidden
+def contributions(members: Sequence[MemberRow]) -> dict[str, list[tuple[str, ...]]]:
+    """Per table, the records each member adds (bounded as documented above)."""
+    out: dict[str, list[tuple[str, ...]]] = {t.name: [] for t in TABLES}
+    for m in members:
+        languages = _first(m.languages, MAX_LANGUAGES)
+        interests = _first(m.interests, MAX_INTERESTS)
+        if m.country:
+            out["members_by_country"].append((m.country,))
+            if m.city:
+                out["top_cities"].append((m.country, m.city))
+            if m.origin:
+                out["country_origin"].append((m.country, m.origin))
+                if m.city:
+                    column = m.origin if m.origin in ORIGIN_COLUMNS else OTHER
+                    out["city_origin"].append((m.country, m.city, column))
+            out["country_language"] += [(m.country, code) for code in languages]
+            out["country_interest"] += [(m.country, code) for code in interests]
+        if m.origin:
+            out["members_by_origin"].append((m.origin,))
+        out["members_by_language"] += [(code,) for code in languages]
+        out["members_by_interest"] += [(code,) for code in interests]
+        if m.month:
+            out["registrations_by_month"].append((m.month,))
+    return out
 
 
-def _shown_sum(counts: Mapping[str, int], hidden: set[str]) -> int:
-    return sum(v for k, v in counts.items() if k not in hidden)
+def table_domain(name: str, domains: Domains) -> list[tuple[str, ...]]:
+    """The keys a table counts over."""
+    countries = [(c,) for c in domains.countries]
+    if name in ("members_by_country", "members_by_origin"):
+        return countries
+    if name == "top_cities":
+        return list(domains.cities)
+    if name == "members_by_language":
+        return [(c,) for c in domains.languages]
+    if name == "members_by_interest":
+        return [(c,) for c in domains.interests]
+    if name == "registrations_by_month":
+        return [(m,) for m in domains.months]
+    if name == "country_origin":
+        return [(c, o) for c in domains.countries for o in domains.countries]
+    if name == "city_origin":
+        return [(c, city, o) for c, city in domains.cities for o in (*ORIGIN_COLUMNS, OTHER)]
+    if name == "country_language":
+        return [(c, code) for c in domains.countries for code in domains.languages]
+    if name == "country_interest":
+        return [(c, code) for c in domains.countries for code in domains.interests]
+    raise KeyError(name)
 
 
-def _linked_bounds(tables: Sequence[Mapping[str, int]], small: Sequence[set[str]], extra: Sequence[set[str]],
-                   min_cell: int, withheld: set[int], floor: int) -> tuple[float, float]:
-    """What a reader can tell of the common total of linked tables: [low, high]."""
-    low, high = float(floor), float("inf")
-    for index, (counts, primary, complementary) in enumerate(zip(tables, small, extra)):
-        if index in withheld:
-            continue
-        shown = _shown_sum(counts, primary | complementary)
-        low = max(low, shown + len(primary) + min_cell * len(complementary))
-        if not complementary:
-            high = min(high, shown + (min_cell - 1) * len(primary))
-    return low, high
+# --- the mechanism -----------------------------------------------------------------------
 
+def laplace_counts(records: Sequence[str], categories: Sequence[str], scale: float, sensitivity: int) -> tuple[list[int], float]:
+    """Noisy counts of ``records`` per category (OpenDP), and the ε OpenDP proves for them.
 
-def linked_pins(tables: Sequence[Mapping[str, int]], small: Sequence[set[str]], extra: Sequence[set[str]],
-                min_cell: int, withheld: set[int] | None = None, floor: int = 0) -> list[set[str]]:
-    """Per table, the small hidden cells a reader can solve by assuming every table adds up to one total.
-
-    ``floor`` is what else the reader knows the total to reach (the largest shown language or
-    interest count: every member is counted at most once in each).
+    ``sensitivity`` is how many records one member can add: the privacy unit is the member.
     """
-    withheld = withheld or set()
-    low, high = _linked_bounds(tables, small, extra, min_cell, withheld, floor)
-    pins: list[set[str]] = []
-    for index, (counts, primary, complementary) in enumerate(zip(tables, small, extra)):
-        found: set[str] = set()
-        if index not in withheld:
-            shown = _shown_sum(counts, primary | complementary)
-            others_low = len(primary) - 1 + min_cell * len(complementary)
-            others_high = float("inf") if complementary else (min_cell - 1) * (len(primary) - 1)
-            if primary and max(1, low - shown - others_high) >= min(min_cell - 1, high - shown - others_low):
-                found = set(primary)
-        pins.append(found)
-    return pins
+    import opendp.prelude as dp
+
+    dp.enable_features("contrib")
+    measurement = dp.t.make_count_by_categories(
+        dp.vector_domain(dp.atom_domain(T=str)), dp.symmetric_distance(), categories=list(categories),
+        null_category=False, MO=dp.L1Distance[int], TOA=int,
+    ) >> dp.m.then_laplace(scale=scale)
+    return list(measurement(list(records))), float(measurement.map(sensitivity))
 
 
-def protect_linked(tables: Sequence[Mapping[str, int]], min_cell: int,
-                   floors: Sequence[Mapping[str, int]] = ()) -> tuple[list[set[str]], set[int], list[set[str]]]:
-    """Complementary suppression for one-dimensional tables of the same members (one unknown total).
-
-    ``floors`` are tables that count a member at most once per cell (languages, interests): each
-    shown cell tells the reader the total is at least that much. Returns, per table, the cells
-    hidden *in addition* to the small ones; the tables to withhold whole when hiding cells is not
-    enough; and, per floor table, the cells hidden to lower the floor. A reader is assumed to
-    know which hidden cells are small (they read "fewer than N") and which protect them.
-    """
-    small = [{k for k, v in counts.items() if 0 < v < min_cell} for counts in tables]
-    extra: list[set[str]] = [set() for _ in tables]
-    floor_extra: list[set[str]] = [set() for _ in floors]
-    withheld: set[int] = set()
-
-    def floor_cells() -> list[tuple[int, int, str]]:
-        return sorted(((v, i, k) for i, counts in enumerate(floors) for k, v in counts.items()
-                       if v >= min_cell and k not in floor_extra[i]), reverse=True)
-
-    while True:
-        top = floor_cells()
-        floor = top[0][0] if top else 0
-        pins = linked_pins(tables, small, extra, min_cell, withheld, floor)
-        if not any(pins):
-            return extra, withheld, floor_extra
-        low_without_floor, _high = _linked_bounds(tables, small, extra, min_cell, withheld, 0)
-        if top and floor > low_without_floor:  # the floor is what pins: lower it
-            _value, i, key = top[0]
-            floor_extra[i].add(key)
-            continue
-        pinned_in = next(i for i, found in enumerate(pins) if found)
-        # The table that tells most about the total first: the fewest hidden cells.
-        order = sorted((i for i in range(len(tables)) if i != pinned_in and i not in withheld),
-                       key=lambda i: (len(small[i]) + len(extra[i]), i)) + [pinned_in]
-        for i in order:
-            shown = [k for k, v in tables[i].items() if v > 0 and k not in small[i] and k not in extra[i]]
-            if shown:
-                extra[i].add(min(shown, key=lambda k: (tables[i][k], k)))
-                break
-        else:  # everything is hidden and the bounds still meet: publish less
-            withheld.add(order[0])
+def _alpha(scale: float) -> float:
+    return math.exp(-1.0 / scale)
 
 
-# --- the atlas (pure) --------------------------------------------------------------------
+def margin95(scale: float) -> int:
+    """The smallest m with P(|noise| > m) <= 5 % for discrete Laplace noise of this scale."""
+    alpha = _alpha(scale)
+    # P(|Z| > m) = 2 alpha^(m+1) / (1 + alpha)
+    m = max(0, math.ceil(math.log(0.05 * (1 + alpha) / 2) / math.log(alpha) - 1))
+    while m > 0 and 2 * alpha ** m / (1 + alpha) <= 0.05:
+        m -= 1
+    while 2 * alpha ** (m + 1) / (1 + alpha) > 0.05:
+        m += 1
+    return m
 
-def _table(counts: Mapping[str, int], min_cell: int, *, chronological: bool = False,
-           protecting: Iterable[str] = ()) -> Table:
-    published = suppress(counts, min_cell)
-    for key in protecting:
-        published[key] = None
-    if chronological:
-        keys = sorted(published)
+
+def listing_threshold(scale: float, keys: int, min_cell: int) -> int:
+    """A count so high that all ``keys`` empty keys together reach it with probability < 5 %."""
+    alpha = _alpha(scale)
+    # P(Z >= t) = alpha^t / (1 + alpha) for t >= 1; union over the keys.
+    t = math.ceil(math.log(FALSE_LISTING * (1 + alpha) / max(1, keys)) / math.log(alpha))
+    return max(min_cell, t, 1)
+
+
+def table_epsilon(epsilon: float, spec: TableSpec) -> float:
+    return epsilon * spec.weight / TOTAL_WEIGHT
+
+
+# --- a release (pure but for the noise) ---------------------------------------------------
+
+def _entry(spec: TableSpec, key: tuple[str, ...], value: int | None, margin: int, threshold: int) -> dict[str, Any]:
+    entry: dict[str, Any] = {}
+    if spec.name == "top_cities":
+        entry = {"country": key[0], "city": key[1]}
     else:
-        keys = sorted(published, key=lambda k: (published[k] is None, -(published[k] or 0), k))
-    return Table(tuple(Cell(k, published[k], small=counts[k] < min_cell) for k in keys))
+        entry = {spec.key: key[-1]}
+    entry["members"] = value
+    if value is None:
+        entry["fewer_than"] = threshold
+    entry["margin95"] = margin
+    return entry
 
 
-def _exact(counts: Mapping[str, int]) -> Table:
-    keys = sorted((k for k in counts if counts[k] > 0), key=lambda k: (-counts[k], k))
-    return Table(tuple(Cell(k, counts[k]) for k in keys))
+def _publish(spec: TableSpec, keys: list[tuple[str, ...]], noisy: list[int], scale: float, min_cell: int,
+             countries: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """Post-processing of one table's noisy counts (see the module docstring)."""
+    margin = margin95(scale)
+    values = {key: max(0, value) for key, value in zip(keys, noisy)}
+    if not spec.listed:
+        threshold = min_cell
+        entries = [(key, v if v >= min_cell else None) for key, v in values.items()]
+        if spec.name != "registrations_by_month":
+            entries.sort(key=lambda e: (e[1] is None, -(e[1] or 0), e[0]))
+    else:
+        threshold = listing_threshold(scale, len(keys), min_cell)
+        kept = {key: v for key, v in values.items() if v >= threshold}
+        if countries is not None:  # consistent with the listed countries (cities, breakdown rows)
+            kept = {key: min(v, countries[key[0]]) for key, v in kept.items() if key[0] in countries}
+        if spec.name == "top_cities" and countries is not None:
+            for country, allowed in countries.items():
+                mine = {k: v for k, v in kept.items() if k[0] == country}
+                total = sum(mine.values())
+                if total > allowed:
+                    for k, v in mine.items():
+                        kept[k] = v * allowed // total
+            kept = {k: v for k, v in kept.items() if v >= threshold}
+        entries = sorted(kept.items(), key=lambda e: (-e[1], e[0]))
+    published: dict[str, Any] = {
+        "epsilon": None, "sensitivity": spec.sensitivity, "scale": round(scale, 6), "margin95": margin,
+        "fewer_than": threshold,
+        "total": sum(v for _k, v in entries if v is not None),
+    }
+    if spec.public:
+        published["entries"] = [_entry(spec, key, value, margin, threshold) for key, value in entries]
+    else:
+        published["cells"] = [[*key, value] for key, value in entries]
+    return published
 
 
-def _values(row: MemberRow, dimension: str) -> tuple[str, ...]:
-    if dimension == "city":
-        return (row.city,) if row.city else ()
-    if dimension in ("languages", "interests"):
-        return tuple(sorted(set(getattr(row, dimension)))) or (NOT_GIVEN,)
-    return (getattr(row, dimension) or NOT_GIVEN,)
+def compute_release(members: Iterable[MemberRow], epsilon: float, *, min_cell: int = DEFAULT_MIN_CELL,
+                    organisations: Mapping[str, int] | None = None, events: Mapping[str, int] | None = None,
+                    now: datetime | None = None, domains: Domains | None = None,
+                    tables: Sequence[str] | None = None) -> tuple[dict[str, Any], dict[str, Any], dict[str, float]]:
+    """One release: (public document, secretariat breakdowns, ε per table as OpenDP proves it).
 
-
-def _top_cities(members: Sequence[MemberRow], country_counts: Counter[str], min_cell: int) -> Table:
-    counts: Counter[tuple[str, str]] = Counter((m.country, m.city or NOT_GIVEN) for m in members if m.country)
-    lines = [[key for key in counts if key[0] == country] for country in country_counts]
-    nowhere = [key for key in counts if key[1] == NOT_GIVEN]  # members with no city: never listed
-    hidden = protect(counts, lines, min_cell, always_hidden=nowhere) or set(counts)
-    shown = sorted((k for k in counts if k not in hidden), key=lambda k: (-counts[k], k))
-    return Table(tuple(Cell(city, counts[(country, city)], parent=country) for country, city in shown))
-
-
-def breakdown(name: str, members: Sequence[MemberRow], min_cell: int) -> Breakdown:
-    """One of the secretariat's two-dimensional tables, protected (see the module docstring)."""
-    row_dim, col_dim = BREAKDOWNS[name]
-    counts: Counter[tuple[tuple[str, ...], str]] = Counter()
-    for member in members:
-        if not member.country:
+    ``tables`` limits the release to some tables (tests); the budget split stays the same.
+    """
+    if not epsilon > 0:
+        raise ValueError("epsilon must be positive")
+    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
+    domains = domains or default_domains(now)
+    records = contributions(list(members))
+    spent: dict[str, float] = {}
+    public = empty_document()
+    public["generated_at"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    public["min_cell"] = min_cell
+    breakdowns: dict[str, Any] = {}
+    listed_countries: dict[str, int] = {}
+    for spec in TABLES:
+        if tables is not None and spec.name not in tables:
             continue
-        if row_dim == "city":
-            if not member.city:
-                continue
-            row: tuple[str, ...] = (member.country, member.city)
+        keys = table_domain(spec.name, domains)
+        categories = [SEP.join(key) for key in keys]
+        eps_t = table_epsilon(epsilon, spec)
+        scale = spec.sensitivity / eps_t
+        noisy, proven = laplace_counts([SEP.join(r) for r in records[spec.name]], categories, scale, spec.sensitivity)
+        consistent = listed_countries if spec.name in ("top_cities", *BREAKDOWNS) and "members_by_country" in spent else None
+        table = _publish(spec, keys, noisy, scale, min_cell, consistent)
+        table["epsilon"] = proven
+        spent[spec.name] = proven
+        if spec.name == "members_by_country":
+            listed_countries = {e["country"]: e["members"] for e in table["entries"]}
+        if spec.public:
+            public[spec.name] = table
         else:
-            row = (member.country,)
-        for column in _values(member, col_dim):
-            counts[(row, column)] += 1
-    if not counts:
-        return Breakdown(name)
-    rows = sorted({r for r, _c in counts})
-    columns = sorted({c for _r, c in counts})
-    # A member counts once per language or interest: rows of those add up to nothing published.
-    lines = [] if col_dim in ("languages", "interests") else [[(r, c) for c in columns if (r, c) in counts] for r in rows]
-    lines += [[(r, c) for r in rows if (r, c) in counts] for c in columns]
-    hidden = protect(counts, lines, min_cell)
-    if hidden is None:
-        return Breakdown(name, withheld=True)
-    row_sum = Counter({r: 0 for r in rows})
-    for (r, _c), value in counts.items():
-        row_sum[r] += value
-    ordered = tuple(sorted(rows, key=lambda r: (-row_sum[r], r)))
-    col_sum = Counter({c: 0 for c in columns})
-    for (_r, c), value in counts.items():
-        col_sum[c] += value
-    ordered_cols = tuple(sorted(columns, key=lambda c: (c == NOT_GIVEN, -col_sum[c], c)))
-    cells = {key: (None if key in hidden else value) for key, value in counts.items()}
-    return Breakdown(name, ordered, ordered_cols, cells)
+            breakdowns[spec.name] = table
+    public["privacy"] = {
+        "mechanism": MECHANISM, "epsilon": round(sum(spent.values()), 9), "delta": 0.0, "unit": "member",
+        "max_languages": MAX_LANGUAGES, "max_interests": MAX_INTERESTS,
+    }
+    public["organisations_by_country"] = _exact(organisations or {}, "organisations")
+    public["upcoming_events_by_country"] = _exact(events or {}, "events")
+    return public, breakdowns, spent
 
 
-def compute_atlas(members: Iterable[MemberRow], min_cell: int = DEFAULT_MIN_CELL, *,
-                  organisations: Mapping[str, int] | None = None, events: Mapping[str, int] | None = None,
-                  detailed: bool = False, generated_at: datetime | None = None) -> Atlas:
-    """The atlas of these members (and organisation/event counts per country), suppression applied."""
-    if min_cell < 1:
-        raise ValueError("min_cell must be at least 1")
-    members = list(members)
-    countries = Counter(m.country for m in members if m.country)
-    origins = Counter(m.origin for m in members if m.origin)
-    languages = Counter(code for m in members for code in set(m.languages))
-    interests = Counter(code for m in members for code in set(m.interests))
-    months = Counter(m.month for m in members if m.month)
-    # Country, origin and month each count (nearly) every member: protect them together.
-    (extra_countries, extra_origins, extra_months), withheld, (extra_languages, extra_interests) = protect_linked(
-        [countries, origins, months], min_cell, floors=[languages, interests])
-    return Atlas(
-        min_cell=min_cell,
-        generated_at=(generated_at or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0),
-        countries=Table(withheld=True) if 0 in withheld else _table(countries, min_cell, protecting=extra_countries),
-        cities=_top_cities(members, countries, min_cell),
-        origins=Table(withheld=True) if 1 in withheld else _table(origins, min_cell, protecting=extra_origins),
-        languages=_table(languages, min_cell, protecting=extra_languages),
-        interests=_table(interests, min_cell, protecting=extra_interests),
-        months=Table(withheld=True) if 2 in withheld else _table(months, min_cell, chronological=True, protecting=extra_months),
-        organisations=_exact(organisations or {}),
-        events=_exact(events or {}),
-        breakdowns={name: breakdown(name, members, min_cell) for name in BREAKDOWNS} if detailed else {},
-    )
+def _exact(counts: Mapping[str, int], name: str) -> list[dict[str, Any]]:
+    keys = sorted((k for k in counts if counts[k] > 0), key=lambda k: (-counts[k], k))
+    return [{"country": k, name: counts[k]} for k in keys]
+
+
+def empty_document() -> dict[str, Any]:
+    """The open data before any release: schema ``kardes-atlas/2`` with nothing in it."""
+    return {
+        "schema": SCHEMA,
+        "release": None,
+        "generated_at": None,
+        "privacy": None,
+        "min_cell": DEFAULT_MIN_CELL,
+        **{name: {"entries": []} for name in PUBLIC_TABLES},
+        "organisations_by_country": [],
+        "upcoming_events_by_country": [],
+    }
+
+
+def is_empty(document: Mapping[str, Any]) -> bool:
+    """Nothing to show: no published member count, organisation or event."""
+    for name in PUBLIC_TABLES:
+        if any(e.get("members") is not None for e in document.get(name, {}).get("entries", [])):
+            return False
+    return not (document.get("organisations_by_country") or document.get("upcoming_events_by_country"))
 
 
 # --- the database ------------------------------------------------------------------------
@@ -463,93 +412,135 @@ async def member_rows(session: AsyncSession) -> list[MemberRow]:
 
 
 async def organisations_by_country(session: AsyncSession) -> dict[str, int]:
-    """Active organisations per country."""
+    """Active organisations per country (public listings: published exactly)."""
     query = (select(Organisation.country_code, func.count()).where(Organisation.is_active.is_(True),
              Organisation.country_code.is_not(None)).group_by(Organisation.country_code))
     return {code.upper(): n for code, n in await session.execute(query) if code}
 
 
 async def upcoming_events_by_country(session: AsyncSession, now: datetime) -> dict[str, int]:
-    """Approved events that have not started yet, per country."""
+    """Approved events that have not started yet, per country (public listings)."""
     query = (select(Event.country_code, func.count()).where(
         Event.status == EventStatus.APPROVED.value, Event.starts_at >= now, Event.country_code.is_not(None))
         .group_by(Event.country_code))
     return {code.upper(): n for code, n in await session.execute(query) if code}
 
 
-async def build_atlas(session: AsyncSession, min_cell: int = DEFAULT_MIN_CELL, *, detailed: bool = False,
-                      now: datetime | None = None) -> Atlas:
-    """The atlas from the database; ``detailed`` adds the secretariat's breakdowns."""
+@dataclass(frozen=True)
+class Budget:
+    """The lifetime privacy budget: what is spent and what one more release would cost."""
+
+    spent: float
+    lifetime: float
+    per_release: float
+    releases: int
+
+    @property
+    def remaining(self) -> float:
+        return max(0.0, self.lifetime - self.spent)
+
+    @property
+    def allows_release(self) -> bool:
+        return self.spent + self.per_release <= self.lifetime + 1e-9
+
+
+class BudgetSpent(Exception):
+    """A release was refused: it would take the lifetime privacy budget past its limit."""
+
+    def __init__(self, budget: Budget) -> None:
+        super().__init__(f"privacy budget spent: {budget.spent:g} of {budget.lifetime:g}, a release needs {budget.per_release:g}")
+        self.budget = budget
+
+
+class ReleaseBusy(Exception):
+    """Another release was being recorded at the same moment."""
+
+
+async def budget(session: AsyncSession, epsilon: float, lifetime: float) -> Budget:
+    """The ledger's total so far against the lifetime budget."""
+    spent, count = (await session.execute(select(func.coalesce(func.sum(AtlasLedger.epsilon), 0.0), func.count(AtlasLedger.id)))).one()
+    return Budget(float(spent), lifetime, epsilon, int(count))
+
+
+async def ledger(session: AsyncSession) -> list[AtlasLedger]:
+    """Every release's line in the privacy ledger, oldest first."""
+    return list((await session.scalars(select(AtlasLedger).order_by(AtlasLedger.sequence))).all())
+
+
+async def make_release(session: AsyncSession, *, epsilon: float, lifetime: float, min_cell: int = DEFAULT_MIN_CELL,
+                       trigger: str = "cli", requested_by: int | None = None, now: datetime | None = None,
+                       domains: Domains | None = None) -> AtlasRelease:
+    """Compute, store and book one release; refuses (BudgetSpent) when the budget would run out. Commits."""
     now = now or datetime.now(timezone.utc)
-    return compute_atlas(await member_rows(session), min_cell,
-                         organisations=await organisations_by_country(session),
-                         events=await upcoming_events_by_country(session, now),
-                         detailed=detailed, generated_at=now)
+    state = await budget(session, epsilon, lifetime)
+    if not state.allows_release:
+        raise BudgetSpent(state)
+    rows = await member_rows(session)
+    organisations = await organisations_by_country(session)
+    events = await upcoming_events_by_country(session, now)
+    await session.commit()  # hold no transaction while the noise is drawn (a few seconds)
+    public, breakdowns, spent = await asyncio.to_thread(
+        compute_release, rows, epsilon, min_cell=min_cell, organisations=organisations, events=events, now=now, domains=domains)
+    total = sum(spent.values())
+    state = await budget(session, epsilon, lifetime)
+    if state.spent + total > lifetime + 1e-9:
+        raise BudgetSpent(state)
+    release = AtlasRelease(created_at=now, epsilon=total, mechanism=MECHANISM, trigger=trigger, public={}, breakdowns=breakdowns)
+    session.add(release)
+    try:
+        await session.flush()
+        public["release"] = release.id
+        release.public = public
+        session.add(AtlasLedger(sequence=state.releases + 1, release_id=release.id, at=now, epsilon=total,
+                                epsilon_by_table=spent, spent_after=state.spent + total, requested_by=requested_by))
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        raise ReleaseBusy() from None
+    return release
+
+
+async def latest_release(session: AsyncSession) -> AtlasRelease | None:
+    """The newest stored release, or None before the first."""
+    return await session.scalar(select(AtlasRelease).order_by(AtlasRelease.id.desc()).limit(1))
+
+
+async def public_atlas(session: AsyncSession) -> dict[str, Any]:
+    """The public atlas as open data (what GET /atlas.json serves): the latest release, never live."""
+    release = await latest_release(session)
+    return dict(release.public) if release is not None else empty_document()
+
+
+async def breakdowns(session: AsyncSession) -> dict[str, Any]:
+    """The secretariat's breakdowns of the latest release."""
+    release = await latest_release(session)
+    return dict(release.breakdowns) if release is not None else {}
 
 
 # --- open data ---------------------------------------------------------------------------
 
-def _member_list(table: Table, key_name: str) -> list[dict[str, Any]]:
-    entries = []
-    for cell in table.cells:
-        entry: dict[str, Any] = {key_name: cell.key, "members": cell.count, "suppressed": cell.hidden}
-        if cell.hidden:
-            entry["reason"] = "small" if cell.small else "protects_small"
-        entries.append(entry)
-    return entries
-
-
-def atlas_to_dict(atlas: Atlas) -> dict[str, Any]:
-    """The public atlas as JSON-able data, schema ``kardes-atlas/1`` (never the breakdowns)."""
-    tables = {
-        "members_by_country": _member_list(atlas.countries, "country"),
-        "members_by_origin": _member_list(atlas.origins, "country"),
-        "members_by_language": _member_list(atlas.languages, "language"),
-        "members_by_interest": _member_list(atlas.interests, "interest"),
-    }
-    summary_of = {"members_by_country": atlas.countries, "members_by_origin": atlas.origins,
-                  "members_by_language": atlas.languages, "members_by_interest": atlas.interests,
-                  "registrations_by_month": atlas.months}
-    return {
-        "schema": SCHEMA,
-        "generated_at": atlas.generated_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "min_cell": atlas.min_cell,
-        **tables,
-        "top_cities": [{"country": c.parent, "city": c.key, "members": c.count} for c in atlas.cities.cells],
-        "registrations_by_month": _member_list(atlas.months, "month"),
-        "organisations_by_country": [{"country": c.key, "organisations": c.count} for c in atlas.organisations.cells],
-        "upcoming_events_by_country": [{"country": c.key, "events": c.count} for c in atlas.events.cells],
-        "summary": {name: {"shown_total": t.shown_total, "hidden_cells": t.hidden_cells, "withheld": t.withheld}
-                    for name, t in summary_of.items()},
-    }
-
-
-async def public_atlas(session: AsyncSession, min_cell: int = DEFAULT_MIN_CELL, *, now: datetime | None = None) -> dict[str, Any]:
-    """The public atlas as open data (what GET /atlas.json serves)."""
-    return atlas_to_dict(await build_atlas(session, min_cell, now=now))
-
-
-CSV_COLUMNS = ("table", "key", "parent", "count", "suppressed", "reason")
-_KEYS = {"members_by_country": "country", "members_by_origin": "country", "members_by_language": "language",
-         "members_by_interest": "interest", "registrations_by_month": "month", "top_cities": "city",
-         "organisations_by_country": "country", "upcoming_events_by_country": "country"}
-_COUNTS = {"top_cities": "members", "organisations_by_country": "organisations", "upcoming_events_by_country": "events"}
+CSV_COLUMNS = ("table", "key", "parent", "count", "fewer_than", "margin95")
 
 
 def csv_rows(data: Mapping[str, Any]) -> list[dict[str, str]]:
     """The open data as flat CSV rows (columns ``CSV_COLUMNS``)."""
     rows = []
-    for table, key in _KEYS.items():
-        for entry in data.get(table, []):
-            count = entry.get(_COUNTS.get(table, "members"))
+    keys = {t.name: t.key for t in TABLES}
+    for name in PUBLIC_TABLES:
+        for entry in data.get(name, {}).get("entries", []):
+            count = entry.get("members")
             rows.append({
-                "table": table,
-                "key": str(entry[key]),
-                "parent": str(entry["country"]) if table == "top_cities" else "",
+                "table": name,
+                "key": str(entry[keys[name]]),
+                "parent": str(entry["country"]) if name == "top_cities" else "",
                 "count": "" if count is None else str(count),
-                "suppressed": "true" if entry.get("suppressed") else "false",
-                "reason": str(entry.get("reason", "")),
+                "fewer_than": str(entry.get("fewer_than", "")),
+                "margin95": str(entry["margin95"]),
             })
+    for name, column in (("organisations_by_country", "organisations"), ("upcoming_events_by_country", "events")):
+        for entry in data.get(name, []):
+            rows.append({"table": name, "key": entry["country"], "parent": "", "count": str(entry[column]),
+                         "fewer_than": "", "margin95": "0"})
     return rows
 
 
@@ -566,11 +557,11 @@ def render_export(data: Mapping[str, Any], fmt: str) -> str:
     raise ValueError(f"unknown format {fmt!r}: use json or csv")
 
 
-async def export_atlas(session: AsyncSession, fmt: str, path: str | Path, min_cell: int = DEFAULT_MIN_CELL, *,
-                       now: datetime | None = None) -> dict[str, Any]:
-    """Write the public atlas to ``path`` as ``json`` or ``csv``; returns the data written."""
+async def export_atlas(session: AsyncSession, fmt: str, path: str | Path) -> dict[str, Any]:
+    """Write the latest release to ``path`` as ``json`` or ``csv``; returns the data written."""
     if fmt not in ("json", "csv"):
         raise ValueError(f"unknown format {fmt!r}: use json or csv")
-    data = await public_atlas(session, min_cell, now=now)
-    Path(path).write_text(render_export(data, fmt), encoding="utf-8")
+    data = await public_atlas(session)
+    text = render_export(data, fmt)
+    await asyncio.to_thread(Path(path).write_text, text, encoding="utf-8")
     return data

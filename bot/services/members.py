@@ -48,6 +48,7 @@ def profile_snapshot(member: Member) -> dict[str, Any]:
             "city": member.city_name, "country": member.country_code,
             "latitude": member.latitude, "longitude": member.longitude, "timezone": member.timezone,
         },
+        "sensitive_data_consent_at": member.sensitive_consent_at.isoformat() if member.sensitive_consent_at else None,
         "origin_country": member.origin_country,
         "languages": list(member.languages or []),
         "interests": list(member.interests or []),

@@ -24,7 +24,7 @@ from db.models import Member
 from db.repositories import Repo
 from db.types import utcnow
 
-PRIVACY_VERSION = "2026-11"
+PRIVACY_VERSION = "2026-12"  # origin and languages optional, with their own consent
 NAME_MAX = 64
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
@@ -107,8 +107,8 @@ def _fields(draft: dict[str, Any]) -> dict[str, Any]:
             city_id=place["city_id"], city_name=place["city_name"], country_code=place["country_code"],
             latitude=place["latitude"], longitude=place["longitude"], timezone=place["timezone"],
         )
-    if "origin" in draft:
-        fields["origin_country"] = draft["origin"]
+    if "origin" in draft:  # None: "prefer not to say"
+        fields["origin_country"] = draft["origin"] or None
     for key in ("languages", "interests"):
         if key in draft:
             fields[key] = [value for value in draft[key] if value in (SPOKEN_LANGUAGES if key == "languages" else INTERESTS)]
@@ -139,6 +139,7 @@ async def complete_registration(session: AsyncSession, telegram_id: int, locale:
     member.is_active = True
     for key, value in _fields(draft).items():
         setattr(member, key, value)
+    _record_sensitive_consent(member)
     await session.flush()
     await repo.audit.record("member.registered", actor_id=member.id)
     return member
@@ -148,5 +149,14 @@ async def update_profile(session: AsyncSession, member: Member, changes: dict[st
     """Apply edited profile fields (same validation as registration)."""
     for key, value in _fields(changes).items():
         setattr(member, key, value)
+    _record_sensitive_consent(member)
     await session.flush()
     return member
+
+
+def _record_sensitive_consent(member: Member) -> None:
+    """Origin or languages given: the member's explicit consent to them (first time); neither: none."""
+    if member.origin_country or member.languages:
+        member.sensitive_consent_at = member.sensitive_consent_at or utcnow()
+    else:
+        member.sensitive_consent_at = None
