@@ -1,4 +1,4 @@
-"""Public HTTP routes of the web process: open data and calendar feeds."""
+"""Public HTTP routes of the web process: open data, calendar feeds and the portal (bot/portal)."""
 
 from __future__ import annotations
 
@@ -21,9 +21,13 @@ def public_routes(session_factory: async_sessionmaker[AsyncSession], settings: S
     try:
         from bot.services.calendar import ical_feed_handler
     except ImportError:  # the events feature brings the calendar feed
-        return routes
-    routes.append(web.get("/ical/{token}.ics", ical_feed_handler(session_factory)))
-    return routes
+        pass
+    else:
+        routes.append(web.get("/ical/{token}.ics", ical_feed_handler(session_factory)))
+    from bot.portal import portal_routes
+
+    # The portal's catch-all routes come last, after every fixed path above.
+    return routes + portal_routes(session_factory, settings)
 
 
 async def start_http(routes: list[web.RouteDef], host: str, port: int) -> web.AppRunner:
@@ -35,6 +39,9 @@ async def start_http(routes: list[web.RouteDef], host: str, port: int) -> web.Ap
 
     app.router.add_get("/healthz", health)
     app.add_routes(routes)
+    from bot.portal import setup_portal
+
+    setup_portal(app)
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()

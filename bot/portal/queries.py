@@ -1,0 +1,285 @@
+"""What the portal reads: listed organisations and approved upcoming events, nothing about members.
+
+Directory search keeps a small in-process index of the active organisations' folded names,
+cities and filters (rebuilt at most every PORTAL_CACHE_SECONDS), so a cross-script search over
+10 000 organisations is a scan of Python tuples, not of the table.  Events are filtered in SQL on
+the (status, starts_at) index; a city typed in any script is matched by comparing folded keys
+against the distinct city names, which become an IN (...) list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import String, cast, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.services.directory import ORGANISATION_CATEGORIES
+from bot.services.events import EVENT_CATEGORIES, EVENT_LANGUAGES
+from db.directory_repo import query_tokens, search_key
+from db.models import Event, EventStatus, Organisation
+
+PAGE_SIZE = 20
+MAX_PAGE = 10_000
+MAX_QUERY = 200
+FEED_LIMIT = 500
+FEED_PAST = timedelta(days=7)
+
+
+@dataclass(frozen=True, slots=True)
+class OrgEntry:
+    id: int
+    sort_key: str
+    names: tuple[str, ...]
+    city_key: str
+    category: str
+    country: str
+    languages: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class DirectoryIndex:
+    entries: list[OrgEntry] = field(default_factory=list)
+    countries: list[str] = field(default_factory=list)
+    built_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Validated filters: anything not recognised is dropped, never an error."""
+
+    q: str = ""
+    country: str = ""
+    city: str = ""
+    category: str = ""
+    language: str = ""
+    organisation: int | None = None
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+
+    def as_query(self) -> dict[str, str]:
+        values = {"q": self.q, "country": self.country, "city": self.city, "category": self.category,
+                  "language": self.language}
+        if self.organisation:
+            values["organisation"] = str(self.organisation)
+        if self.date_from:
+            values["from"] = self.date_from.strftime("%Y-%m-%d")
+        if self.date_to:
+            values["to"] = (self.date_to - timedelta(days=1)).strftime("%Y-%m-%d")
+        return {key: value for key, value in values.items() if value}
+
+
+def clean_text(value: str | None, limit: int = MAX_QUERY) -> str:
+    text = "".join(ch for ch in (value or "") if ch.isprintable())
+    return " ".join(text.split())[:limit]
+
+
+def _day(value: str | None) -> datetime | None:
+    try:
+        return datetime.strptime((value or "").strip(), "%Y-%m-%d")
+    except ValueError:
+        return None
+
+
+def parse_filters(query: dict[str, str] | object, *, events: bool = False) -> Filters:
+    """Filters from a query string; junk values become "no filter"."""
+    get = query.get  # type: ignore[attr-defined]
+    country = clean_text(get("country"), 2).upper()
+    category = clean_text(get("category"), 32)
+    categories = EVENT_CATEGORIES if events else ORGANISATION_CATEGORIES
+    language = clean_text(get("language"), 8)
+    organisation = clean_text(get("organisation"), 12)
+    date_from, date_to = _day(get("from")), _day(get("to"))
+    if date_to is not None:
+        date_to += timedelta(days=1)
+    return Filters(
+        q=clean_text(get("q")),
+        country=country if len(country) == 2 and country.isalpha() and country.isascii() else "",
+        city=clean_text(get("city"), 120),
+        category=category if category in categories else "",
+        language=language if language in EVENT_LANGUAGES else "",
+        organisation=int(organisation) if organisation.isdigit() and 0 < int(organisation) < 2**31 else None,
+        date_from=date_from,
+        date_to=date_to,
+    )
+
+
+def parse_page(value: str | None) -> int:
+    text = (value or "").strip()
+    return min(int(text), MAX_PAGE) if text.isdigit() and 0 < len(text) <= 6 and int(text) > 0 else 1
+
+
+def _languages_like(column: object, code: str) -> object:
+    # JSON lists are stored as text on SQLite and as json on PostgreSQL: match the quoted code.
+    return cast(column, String).like(f'%"{code}"%')
+
+
+class PortalData:
+    """The portal's queries over one session factory (plus the directory index it keeps)."""
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], cache_seconds: float = 30.0) -> None:
+        self.session_factory = session_factory
+        self.cache_seconds = cache_seconds
+        self._index = DirectoryIndex()
+        self._lock = asyncio.Lock()
+
+    # --- the directory -------------------------------------------------------------------
+
+    async def directory_index(self) -> DirectoryIndex:
+        if self._index.built_at and time.monotonic() - self._index.built_at < self.cache_seconds:
+            return self._index
+        async with self._lock:
+            if self._index.built_at and time.monotonic() - self._index.built_at < self.cache_seconds:
+                return self._index
+            async with self.session_factory() as session:
+                rows = (await session.execute(
+                    select(Organisation.id, Organisation.name, Organisation.name_translations, Organisation.city,
+                           Organisation.category, Organisation.country_code, Organisation.languages)
+                    .where(Organisation.is_active.is_(True))
+                )).all()
+            entries = []
+            for org_id, name, translations, city, category, country, languages in rows:
+                names = [search_key(name)]
+                if isinstance(translations, dict):
+                    names.extend(search_key(v) for v in translations.values() if isinstance(v, str))
+                entries.append(OrgEntry(org_id, names[0] + f"\x00{org_id:010d}", tuple(names), search_key(city or ""),
+                                        category or "", (country or "").upper(),
+                                        tuple(str(code) for code in (languages or []))))
+            entries.sort(key=lambda entry: entry.sort_key)
+            self._index = DirectoryIndex(entries, sorted({e.country for e in entries if e.country}), time.monotonic())
+            return self._index
+
+    async def search_directory(self, filters: Filters, page: int) -> tuple[list[Organisation], int, int]:
+        """One page of organisations matching the filters, the total, and the page actually shown."""
+        index = await self.directory_index()
+        tokens = query_tokens(filters.q) if filters.q else []
+        phrase = "".join(tokens)
+        city_key = search_key(filters.city) if filters.city else ""
+        ranked: list[tuple[int, str, int]] = []
+        for entry in index.entries:
+            if filters.country and entry.country != filters.country:
+                continue
+            if filters.category and entry.category != filters.category:
+                continue
+            if filters.language and filters.language not in entry.languages:
+                continue
+            if city_key and entry.city_key != city_key:
+                continue
+            if tokens:
+                names_text = "|".join(entry.names)
+                haystack = f"{names_text}|{entry.city_key}|{search_key(entry.category)}"
+                if not all(token in haystack for token in tokens):
+                    continue
+                if any(name.startswith(phrase) for name in entry.names):
+                    rank = 0
+                elif all(token in names_text for token in tokens):
+                    rank = 1
+                else:
+                    rank = 2
+            else:
+                rank = 0
+            ranked.append((rank, entry.sort_key, entry.id))
+        if tokens:
+            ranked.sort()
+        total = len(ranked)
+        pages = max(1, -(-total // PAGE_SIZE))
+        page = min(page, pages)
+        ids = [org_id for _, _, org_id in ranked[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]]
+        if not ids:
+            return [], total, page
+        async with self.session_factory() as session:
+            found = {org.id: org for org in await session.scalars(select(Organisation).where(Organisation.id.in_(ids)))}
+        return [found[i] for i in ids if i in found], total, page
+
+    async def organisation(self, organisation_id: int) -> Organisation | None:
+        async with self.session_factory() as session:
+            org = await session.get(Organisation, organisation_id)
+        return org if org is not None and org.is_active else None
+
+    # --- events --------------------------------------------------------------------------
+
+    async def _city_names(self, session: AsyncSession, city: str) -> list[str]:
+        """The stored spellings of events' cities that fold to the same key as `city`."""
+        key = search_key(city)
+        names = await session.scalars(select(Event.city).where(Event.status == EventStatus.APPROVED.value,
+                                                                Event.city.is_not(None)).distinct())
+        return [name for name in names if search_key(name) == key]
+
+    def _event_conditions(self, filters: Filters, now: datetime, cities: Sequence[str] | None) -> list[object]:
+        start = max(now, filters.date_from.replace(tzinfo=now.tzinfo)) if filters.date_from else now
+        conditions: list[object] = [Event.status == EventStatus.APPROVED.value, Event.starts_at >= start,
+                                    Organisation.is_active.is_(True)]
+        if filters.date_to:
+            conditions.append(Event.starts_at < filters.date_to.replace(tzinfo=now.tzinfo))
+        if filters.country:
+            conditions.append(Event.country_code == filters.country)
+        if filters.category:
+            conditions.append(Event.category == filters.category)
+        if filters.language:
+            conditions.append(_languages_like(Event.languages, filters.language))
+        if filters.organisation:
+            conditions.append(Event.organisation_id == filters.organisation)
+        if cities is not None:
+            conditions.append(Event.city.in_(list(cities) or [""]))
+        return conditions
+
+    async def events(self, filters: Filters, page: int, now: datetime, page_size: int = PAGE_SIZE
+                     ) -> tuple[list[tuple[Event, Organisation]], int, int]:
+        """Upcoming approved events of active organisations, soonest first; total; page shown."""
+        async with self.session_factory() as session:
+            cities = await self._city_names(session, filters.city) if filters.city else None
+            conditions = self._event_conditions(filters, now, cities)
+            base = select(Event, Organisation).join(Organisation, Organisation.id == Event.organisation_id).where(*conditions)
+            total = await session.scalar(select(func.count()).select_from(Event)
+                                         .join(Organisation, Organisation.id == Event.organisation_id).where(*conditions))
+            total = int(total or 0)
+            pages = max(1, -(-total // page_size))
+            page = min(page, pages)
+            rows = (await session.execute(base.order_by(Event.starts_at, Event.id)
+                                          .offset((page - 1) * page_size).limit(page_size))).all()
+        return [(event, org) for event, org in rows], total, page
+
+    async def event(self, event_id: int) -> tuple[Event, Organisation] | None:
+        """An approved (or cancelled) event of an active organisation."""
+        async with self.session_factory() as session:
+            row = (await session.execute(
+                select(Event, Organisation).join(Organisation, Organisation.id == Event.organisation_id)
+                .where(Event.id == event_id, Event.status.in_((EventStatus.APPROVED.value, EventStatus.CANCELLED.value)),
+                       Organisation.is_active.is_(True))
+            )).first()
+        return (row[0], row[1]) if row else None
+
+    async def feed_events(self, filters: Filters, now: datetime) -> list[tuple[Event, Organisation]]:
+        """A public feed: approved and cancelled events from a week ago on, at most FEED_LIMIT."""
+        async with self.session_factory() as session:
+            cities = await self._city_names(session, filters.city) if filters.city else None
+            conditions = self._event_conditions(filters, now - FEED_PAST, cities)
+            conditions[0] = Event.status.in_((EventStatus.APPROVED.value, EventStatus.CANCELLED.value))
+            rows = (await session.execute(
+                select(Event, Organisation).join(Organisation, Organisation.id == Event.organisation_id)
+                .where(*conditions).order_by(Event.starts_at, Event.id).limit(FEED_LIMIT)
+            )).all()
+        return [(event, org) for event, org in rows]
+
+    async def event_countries(self, now: datetime) -> list[str]:
+        async with self.session_factory() as session:
+            codes = await session.scalars(select(Event.country_code).where(
+                Event.status == EventStatus.APPROVED.value, Event.starts_at >= now, Event.country_code.is_not(None)).distinct())
+        return sorted({code.upper() for code in codes if code})
+
+    # --- the sitemap ---------------------------------------------------------------------
+
+    async def sitemap_ids(self, now: datetime, limit: int) -> tuple[list[int], list[int]]:
+        """Ids of listed organisations and upcoming events (sample data left out)."""
+        async with self.session_factory() as session:
+            orgs = list(await session.scalars(select(Organisation.id).where(
+                Organisation.is_active.is_(True), Organisation.is_sample.is_(False)).order_by(Organisation.id).limit(limit)))
+            events = list(await session.scalars(
+                select(Event.id).join(Organisation, Organisation.id == Event.organisation_id).where(
+                    Event.status == EventStatus.APPROVED.value, Event.starts_at >= now, Event.is_sample.is_(False),
+                    Organisation.is_active.is_(True)).order_by(Event.starts_at).limit(max(0, limit - len(orgs)))))
+        return orgs, events
