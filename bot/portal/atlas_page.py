@@ -43,6 +43,7 @@ def _map_source() -> str:
 
     text = (Path(pygal_maps_world.__file__).resolve().parent / "worldmap.svg").read_text(encoding="utf-8")
     text = re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.S)
+    text = re.sub(r'\s+xmlns:c2pa="[^"]*"', "", text)
     return re.sub(r">\s+<", "><", text)
 
 

@@ -96,7 +96,7 @@ async def rsvp(portal: Portal, session: AsyncSession, member: Member, body: dict
         message = _("Saved: you are not going.")
     notices = [Promoted(m.telegram_id, m.locale, m.timezone, result.event.title, result.event.starts_at,
                         result.event.timezone) for m in result.promoted if m.is_active]
-    return 200, message, {"status": result.rsvp.status, "waitlisted": result.rsvp.waitlisted}, notices
+    return 200, message, {"answer": result.rsvp.status, "waitlisted": result.rsvp.waitlisted}, notices
 
 
 async def follow(portal: Portal, session: AsyncSession, member: Member, body: dict[str, Any], now: datetime,
