@@ -44,6 +44,7 @@ def _map_source() -> str:
     text = (Path(pygal_maps_world.__file__).resolve().parent / "worldmap.svg").read_text(encoding="utf-8")
     text = re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.S)
     text = re.sub(r'\s+xmlns:c2pa="[^"]*"', "", text)
+    text = text.replace('<g id="countries" style="fill:#cccccc;', '<g id="countries" style="')  # our <style> colours it
     return re.sub(r">\s+<", "><", text)
 
 
@@ -79,9 +80,16 @@ def country_fills(data: dict[str, Any]) -> tuple[dict[str, str], list[tuple[str,
             fills[code] = HIDDEN_FILL
             continue
         index = next((i for i, bound in enumerate(bounds) if value <= bound), len(bounds) - 1)
-        fills[code] = PALETTE[max(0, index)]
-    legend = [(PALETTE[i], bound) for i, bound in enumerate(bounds)]
+        fills[code] = PALETTE[shade(index, len(bounds))]
+    legend = [(shade(i, len(bounds)), bound) for i, bound in enumerate(bounds)]
     return fills, legend
+
+
+def shade(index: int, classes: int) -> int:
+    """The palette step for class `index` of `classes`, spread over the palette (one class: a mid blue)."""
+    if classes <= 1:
+        return 3
+    return round(index * (len(PALETTE) - 1) / (classes - 1))
 
 
 def release_info(data: dict[str, Any]) -> dict[str, Any]:

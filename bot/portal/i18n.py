@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime, get_timezone_name
+from babel.dates import format_date, format_datetime, format_time, get_timezone_name
 
 from bot.config import LOCALES
 from bot.i18n import babel_locale
@@ -39,16 +39,24 @@ def from_accept_language(header: str | None, default: str = "en") -> str:
 def when(moment: datetime, locale: str, zone: str | None, fmt: str = "medium") -> str:
     """An instant in a zone, as the locale writes it."""
     tz = ZoneInfo(zone) if zone else ZoneInfo("UTC")
+    if fmt == "full":  # the whole date, the time without seconds or zone (shown next to it)
+        local = moment.astimezone(tz)
+        return f"{format_date(local, 'full', locale=babel_locale(locale))}, {format_time(local, 'short', locale=babel_locale(locale))}"
+    if fmt == "medium":  # lists: a short date and the time without seconds
+        local = moment.astimezone(tz)
+        return f"{format_date(local, 'medium', locale=babel_locale(locale))}, {format_time(local, 'short', locale=babel_locale(locale))}"
+    if fmt == "time":
+        return format_time(moment.astimezone(tz), "short", locale=babel_locale(locale))
     return format_datetime(moment, format=fmt, tzinfo=tz, locale=babel_locale(locale))
 
 
 def zone_label(zone: str, locale: str, moment: datetime) -> str:
     """The zone's name for readers ("Central European Time", "Алматы")."""
     try:
-        return get_timezone_name(ZoneInfo(zone), width="long", locale=babel_locale(locale), uncommon=False,
-                                 zone_variant=None) or zone
+        name = get_timezone_name(moment.astimezone(ZoneInfo(zone)), width="long", locale=babel_locale(locale))
     except Exception:  # noqa: BLE001 - CLDR lacks names for a few zones; the id is still correct
         return zone
+    return f"{name} ({zone})" if name and name != zone else zone
 
 
 def local_iso(moment: datetime, zone: str) -> str:
