@@ -10,10 +10,12 @@ against the distinct city names, which become an IN (...) list.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from sqlalchemy import String, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -39,6 +41,26 @@ class OrgEntry:
     category: str
     country: str
     languages: tuple[str, ...]
+    names_text: str  # the folded names joined by "|"
+    haystack: str  # names, city and category, folded
+
+
+@dataclass(frozen=True, slots=True)
+class EventEntry:
+    starts_at: datetime
+    id: int
+    organisation_id: int
+    country: str
+    city_key: str
+    category: str
+    languages: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class EventIndex:
+    entries: list[EventEntry] = field(default_factory=list)
+    starts: list[datetime] = field(default_factory=list)
+    built_at: float = 0.0
 
 
 @dataclass(slots=True)
@@ -125,33 +147,81 @@ class PortalData:
         self.session_factory = session_factory
         self.cache_seconds = cache_seconds
         self._index = DirectoryIndex()
+        self._events = EventIndex()
         self._lock = asyncio.Lock()
+        self._refreshing: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # --- the directory -------------------------------------------------------------------
 
-    async def directory_index(self) -> DirectoryIndex:
-        if self._index.built_at and time.monotonic() - self._index.built_at < self.cache_seconds:
-            return self._index
+    async def _fresh(self, name: str, build: Any) -> Any:
+        """A cached snapshot: built on first use, then rebuilt in the background once it is stale."""
+        current = getattr(self, name)
+        if current.built_at and time.monotonic() - current.built_at < self.cache_seconds:
+            return current
+        if current.built_at and self.cache_seconds > 0:
+            if name not in self._refreshing:
+                self._refreshing.add(name)
+
+                async def refresh() -> None:
+                    try:
+                        setattr(self, name, await build())
+                    finally:
+                        self._refreshing.discard(name)
+
+                self._tasks.add(task := asyncio.create_task(refresh()))
+                task.add_done_callback(self._tasks.discard)
+            return current  # the reader gets the snapshot that is a few seconds old
         async with self._lock:
-            if self._index.built_at and time.monotonic() - self._index.built_at < self.cache_seconds:
-                return self._index
-            async with self.session_factory() as session:
-                rows = (await session.execute(
-                    select(Organisation.id, Organisation.name, Organisation.name_translations, Organisation.city,
-                           Organisation.category, Organisation.country_code, Organisation.languages)
-                    .where(Organisation.is_active.is_(True))
-                )).all()
-            entries = []
-            for org_id, name, translations, city, category, country, languages in rows:
-                names = [search_key(name)]
-                if isinstance(translations, dict):
-                    names.extend(search_key(v) for v in translations.values() if isinstance(v, str))
-                entries.append(OrgEntry(org_id, names[0] + f"\x00{org_id:010d}", tuple(names), search_key(city or ""),
-                                        category or "", (country or "").upper(),
-                                        tuple(str(code) for code in (languages or []))))
-            entries.sort(key=lambda entry: entry.sort_key)
-            self._index = DirectoryIndex(entries, sorted({e.country for e in entries if e.country}), time.monotonic())
-            return self._index
+            current = getattr(self, name)
+            if current.built_at and time.monotonic() - current.built_at < self.cache_seconds:
+                return current
+            setattr(self, name, await build())
+            return getattr(self, name)
+
+    async def directory_index(self) -> DirectoryIndex:
+        return await self._fresh("_index", self._build_directory)  # type: ignore[no-any-return]
+
+    async def event_index(self) -> EventIndex:
+        return await self._fresh("_events", self._build_events)  # type: ignore[no-any-return]
+
+    async def _build_directory(self) -> DirectoryIndex:
+        async with self.session_factory() as session:
+            rows = (await session.execute(
+                select(Organisation.id, Organisation.name, Organisation.name_translations, Organisation.city,
+                       Organisation.category, Organisation.country_code, Organisation.languages)
+                .where(Organisation.is_active.is_(True))
+            )).all()
+        entries = []
+        for org_id, name, translations, city, category, country, languages in rows:
+            names = [search_key(name)]
+            if isinstance(translations, dict):
+                names.extend(search_key(v) for v in translations.values() if isinstance(v, str))
+            names_text = "|".join(names)
+            city_key = search_key(city or "")
+            entries.append(OrgEntry(org_id, names[0] + f"\x00{org_id:010d}", tuple(names), city_key,
+                                    category or "", (country or "").upper(),
+                                    tuple(str(code) for code in (languages or [])), names_text,
+                                    f"{names_text}|{city_key}|{search_key(category or '')}"))
+        entries.sort(key=lambda entry: entry.sort_key)
+        return DirectoryIndex(entries, sorted({e.country for e in entries if e.country}), time.monotonic())
+
+    async def _build_events(self) -> EventIndex:
+        since = datetime.now(timezone.utc) - timedelta(hours=1)
+        async with self.session_factory() as session:
+            rows = (await session.execute(
+                select(Event.starts_at, Event.id, Event.organisation_id, Event.country_code, Event.city, Event.category,
+                       Event.languages)
+                .join(Organisation, Organisation.id == Event.organisation_id)
+                .where(Event.status == EventStatus.APPROVED.value, Event.starts_at >= since,
+                       Organisation.is_active.is_(True))
+            )).all()
+        entries = sorted(
+            (EventEntry(starts_at, event_id, org_id, (country or "").upper(), search_key(city or ""), category or "",
+                        tuple(str(code) for code in (languages or [])))
+             for starts_at, event_id, org_id, country, city, category, languages in rows),
+            key=lambda entry: (entry.starts_at, entry.id))
+        return EventIndex(entries, [entry.starts_at for entry in entries], time.monotonic())
 
     async def search_directory(self, filters: Filters, page: int) -> tuple[list[Organisation], int, int]:
         """One page of organisations matching the filters, the total, and the page actually shown."""
@@ -170,13 +240,12 @@ class PortalData:
             if city_key and entry.city_key != city_key:
                 continue
             if tokens:
-                names_text = "|".join(entry.names)
-                haystack = f"{names_text}|{entry.city_key}|{search_key(entry.category)}"
+                haystack = entry.haystack
                 if not all(token in haystack for token in tokens):
                     continue
                 if any(name.startswith(phrase) for name in entry.names):
                     rank = 0
-                elif all(token in names_text for token in tokens):
+                elif all(token in entry.names_text for token in tokens):
                     rank = 1
                 else:
                     rank = 2
@@ -230,18 +299,38 @@ class PortalData:
     async def events(self, filters: Filters, page: int, now: datetime, page_size: int = PAGE_SIZE
                      ) -> tuple[list[tuple[Event, Organisation]], int, int]:
         """Upcoming approved events of active organisations, soonest first; total; page shown."""
+        index = await self.event_index()
+        start = max(now, filters.date_from.replace(tzinfo=now.tzinfo)) if filters.date_from else now
+        end = filters.date_to.replace(tzinfo=now.tzinfo) if filters.date_to else None
+        city_key = search_key(filters.city) if filters.city else ""
+        matched: list[int] = []
+        for entry in index.entries[bisect.bisect_left(index.starts, start):]:
+            if end is not None and entry.starts_at >= end:
+                break
+            if filters.country and entry.country != filters.country:
+                continue
+            if filters.category and entry.category != filters.category:
+                continue
+            if filters.language and filters.language not in entry.languages:
+                continue
+            if filters.organisation and entry.organisation_id != filters.organisation:
+                continue
+            if city_key and entry.city_key != city_key:
+                continue
+            matched.append(entry.id)
+        total = len(matched)
+        pages = max(1, -(-total // page_size))
+        page = min(page, pages)
+        ids = matched[(page - 1) * page_size: page * page_size]
+        if not ids:
+            return [], total, page
         async with self.session_factory() as session:
-            cities = await self._city_names(session, filters.city) if filters.city else None
-            conditions = self._event_conditions(filters, now, cities)
-            base = select(Event, Organisation).join(Organisation, Organisation.id == Event.organisation_id).where(*conditions)
-            total = await session.scalar(select(func.count()).select_from(Event)
-                                         .join(Organisation, Organisation.id == Event.organisation_id).where(*conditions))
-            total = int(total or 0)
-            pages = max(1, -(-total // page_size))
-            page = min(page, pages)
-            rows = (await session.execute(base.order_by(Event.starts_at, Event.id)
-                                          .offset((page - 1) * page_size).limit(page_size))).all()
-        return [(event, org) for event, org in rows], total, page
+            rows = (await session.execute(
+                select(Event, Organisation).join(Organisation, Organisation.id == Event.organisation_id)
+                .where(Event.id.in_(ids), Event.status == EventStatus.APPROVED.value)
+            )).all()
+        found = {event.id: (event, org) for event, org in rows}
+        return [found[i] for i in ids if i in found], total, page
 
     async def event(self, event_id: int) -> tuple[Event, Organisation] | None:
         """An approved (or cancelled) event of an active organisation."""
@@ -266,10 +355,8 @@ class PortalData:
         return [(event, org) for event, org in rows]
 
     async def event_countries(self, now: datetime) -> list[str]:
-        async with self.session_factory() as session:
-            codes = await session.scalars(select(Event.country_code).where(
-                Event.status == EventStatus.APPROVED.value, Event.starts_at >= now, Event.country_code.is_not(None)).distinct())
-        return sorted({code.upper() for code in codes if code})
+        index = await self.event_index()
+        return sorted({entry.country for entry in index.entries if entry.country and entry.starts_at >= now})
 
     # --- the sitemap ---------------------------------------------------------------------
 

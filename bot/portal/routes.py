@@ -44,6 +44,9 @@ TEMPLATES = ("base.html", "home.html", "directory.html", "organisation.html", "e
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PAGE_CACHE = "public, max-age=60"
 SITEMAP_LIMIT = 45_000
+FEED_CACHE_SECONDS = 60.0
+FEED_CACHE_SIZE = 256
+SITEMAP_CACHE_SECONDS = 600.0
 
 
 def create_environment() -> jinja2.Environment:
@@ -111,7 +114,8 @@ class Portal:
         self._username: str | None = self.portal_settings.bot_username
         self._username_checked = 0.0
         self._username_lock = asyncio.Lock()
-        self._map_base: str | None = None
+        self._feeds: dict[tuple[object, ...], tuple[float, bytes, datetime]] = {}
+        self._sitemap: tuple[float, bytes] | None = None
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -327,14 +331,21 @@ class Portal:
         filters = parse_filters(request.rel_url.query, events=True)
         filters = Filters(country=filters.country, city=filters.city, language=filters.language,
                           organisation=filters.organisation, category=filters.category)
-        now = datetime.now(timezone.utc)
-        rows = await self.data.feed_events(filters, now)
-        parts = [p for p in (filters.city, filters.country, filters.language) if p]
-        name = "Kardeş" + (" — " + ", ".join(parts) if parts else "")
-        if filters.organisation and rows:
-            name = "Kardeş — " + rows[0][1].name
-        stamp = max((e.updated_at or e.created_at for e, _o in rows), default=now.replace(microsecond=0))
-        body = await asyncio.to_thread(feed_ics, rows, stamp, name)
+        key = (filters.country, filters.city, filters.language, filters.organisation, filters.category)
+        hit = self._feeds.get(key)
+        if hit is None or time.monotonic() - hit[0] > FEED_CACHE_SECONDS:
+            now = datetime.now(timezone.utc)
+            rows = await self.data.feed_events(filters, now)
+            parts = [p for p in (filters.city, filters.country, filters.language) if p]
+            name = "Kardeş" + (" — " + ", ".join(parts) if parts else "")
+            if filters.organisation and rows:
+                name = "Kardeş — " + rows[0][1].name
+            stamp = max((e.updated_at or e.created_at for e, _o in rows), default=now.replace(microsecond=0))
+            body = await asyncio.to_thread(feed_ics, rows, stamp, name)
+            if len(self._feeds) >= FEED_CACHE_SIZE:
+                self._feeds.pop(next(iter(self._feeds)))
+            hit = self._feeds[key] = (time.monotonic(), body, stamp)
+        _at, body, stamp = hit
         response = web.Response(body=body, content_type="text/calendar", charset="utf-8")
         return cached(request, response, stamp, "public, max-age=900")
 
@@ -360,27 +371,30 @@ class Portal:
         return cached(request, web.Response(text=text, content_type="text/plain", charset="utf-8"), None, "public, max-age=3600")
 
     async def sitemap(self, request: web.Request) -> web.Response:
-        now = datetime.now(timezone.utc)
-        base = self.base_url(request)
-        orgs, events = await self.data.sitemap_ids(now, SITEMAP_LIMIT // len(LOCALES) * len(LOCALES) // len(LOCALES))
-        tails = ["/", "/directory", "/events", "/atlas", "/privacy"]
-        tails += [f"/organisations/{i}" for i in orgs] + [f"/events/{i}" for i in events]
-        tails = tails[:SITEMAP_LIMIT]
+        """Listed organisations and upcoming events (no sample data), each with its eight languages."""
+        stale = self._sitemap is None or time.monotonic() - self._sitemap[0] > SITEMAP_CACHE_SECONDS or \
+            self.portal_settings.portal_cache_seconds == 0
+        if stale:
+            base = self.base_url(request)
+            orgs, events = await self.data.sitemap_ids(datetime.now(timezone.utc), SITEMAP_LIMIT)
+            tails = ["/", "/directory", "/events", "/atlas", "/privacy"]
+            tails += [f"/organisations/{i}" for i in orgs] + [f"/events/{i}" for i in events]
 
-        def build() -> bytes:
-            from xml.sax.saxutils import quoteattr
+            def build() -> bytes:
+                from xml.sax.saxutils import quoteattr
 
-            lines = ['<?xml version="1.0" encoding="UTF-8"?>',
-                     '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" xmlns:xhtml="http://www.w3.org/1999/xhtml">']
-            for tail in tails:
-                lines.append(f"<url><loc>{base}/en{tail}</loc>")
-                lines.extend(f'<xhtml:link rel="alternate" hreflang="{code}" href={quoteattr(f"{base}/{code}{tail}")}/>'
-                             for code in LOCALES)
-                lines.append("</url>")
-            lines.append("</urlset>")
-            return "\n".join(lines).encode()
+                lines = ['<?xml version="1.0" encoding="UTF-8"?>',
+                         '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" xmlns:xhtml="http://www.w3.org/1999/xhtml">']
+                for tail in tails[:SITEMAP_LIMIT]:
+                    lines.append(f"<url><loc>{base}/en{tail}</loc>")
+                    lines.extend(f'<xhtml:link rel="alternate" hreflang="{code}" href={quoteattr(f"{base}/{code}{tail}")}/>'
+                                 for code in LOCALES)
+                    lines.append("</url>")
+                lines.append("</urlset>")
+                return "\n".join(lines).encode()
 
-        body = await asyncio.to_thread(build)
+            self._sitemap = (time.monotonic(), await asyncio.to_thread(build))
+        body = self._sitemap[1]  # type: ignore[index]
         return cached(request, web.Response(body=body, content_type="application/xml", charset="utf-8"), None,
                       "public, max-age=3600")
 
