@@ -289,9 +289,13 @@ async def test_etag_and_last_modified(portal: TestClient, session_factory) -> No
 
 async def test_sitemap_robots_and_existing_routes(portal: TestClient, session_factory) -> None:  # type: ignore[no-untyped-def]
     ids = await seed(session_factory)
-    reply = await portal.get("/sitemap.xml")
-    root = ET.fromstring(await reply.read())
     ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9", "x": "http://www.w3.org/1999/xhtml"}
+    index = ET.fromstring(await (await portal.get("/sitemap.xml")).read())
+    (part,) = [element.text or "" for element in index.findall("s:sitemap/s:loc", ns)]
+    assert part.endswith("/sitemaps/1.xml")
+    reply = await portal.get("/sitemaps/1.xml")
+    root = ET.fromstring(await reply.read())
+    assert (await portal.get("/sitemaps/2.xml")).status == 404
     locs = [element.text or "" for element in root.findall("s:url/s:loc", ns)]
     assert any(loc.endswith(f"/en/events/{ids['concert']}") for loc in locs)
     assert any(loc.endswith(f"/en/organisations/{ids['almaty']}") for loc in locs)

@@ -61,6 +61,7 @@ class EventIndex:
     entries: list[EventEntry] = field(default_factory=list)
     starts: list[datetime] = field(default_factory=list)
     built_at: float = 0.0
+    countries: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -221,7 +222,8 @@ class PortalData:
                         tuple(str(code) for code in (languages or [])))
              for starts_at, event_id, org_id, country, city, category, languages in rows),
             key=lambda entry: (entry.starts_at, entry.id))
-        return EventIndex(entries, [entry.starts_at for entry in entries], time.monotonic())
+        return EventIndex(entries, [entry.starts_at for entry in entries], time.monotonic(),
+                          sorted({entry.country for entry in entries if entry.country}))
 
     async def search_directory(self, filters: Filters, page: int) -> tuple[list[Organisation], int, int]:
         """One page of organisations matching the filters, the total, and the page actually shown."""
@@ -229,35 +231,26 @@ class PortalData:
         tokens = query_tokens(filters.q) if filters.q else []
         phrase = "".join(tokens)
         city_key = search_key(filters.city) if filters.city else ""
-        ranked: list[tuple[int, str, int]] = []
-        for entry in index.entries:
-            if filters.country and entry.country != filters.country:
-                continue
-            if filters.category and entry.category != filters.category:
-                continue
-            if filters.language and filters.language not in entry.languages:
-                continue
-            if city_key and entry.city_key != city_key:
-                continue
-            if tokens:
-                haystack = entry.haystack
-                if not all(token in haystack for token in tokens):
-                    continue
-                if any(name.startswith(phrase) for name in entry.names):
-                    rank = 0
-                elif all(token in entry.names_text for token in tokens):
-                    rank = 1
-                else:
-                    rank = 2
-            else:
-                rank = 0
-            ranked.append((rank, entry.sort_key, entry.id))
-        if tokens:
-            ranked.sort()
-        total = len(ranked)
+        # Narrowest test first, one pass per condition (list comprehensions: ~0.5 ms per 10 000).
+        entries = index.entries
+        for token in tokens:
+            entries = [e for e in entries if token in e.haystack]
+        if filters.country:
+            entries = [e for e in entries if e.country == filters.country]
+        if filters.category:
+            entries = [e for e in entries if e.category == filters.category]
+        if filters.language:
+            entries = [e for e in entries if filters.language in e.languages]
+        if city_key:
+            entries = [e for e in entries if e.city_key == city_key]
+        if tokens:  # names starting with the query, then names containing it, then city/category matches
+            entries = [e for _rank, _key, e in sorted(
+                (0 if any(name.startswith(phrase) for name in e.names) else
+                 1 if all(token in e.names_text for token in tokens) else 2, e.sort_key, e) for e in entries)]
+        total = len(entries)  # without a query: already in name order
         pages = max(1, -(-total // PAGE_SIZE))
         page = min(page, pages)
-        ids = [org_id for _, _, org_id in ranked[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]]
+        ids = [e.id for e in entries[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]]
         if not ids:
             return [], total, page
         async with self.session_factory() as session:
@@ -303,25 +296,24 @@ class PortalData:
         start = max(now, filters.date_from.replace(tzinfo=now.tzinfo)) if filters.date_from else now
         end = filters.date_to.replace(tzinfo=now.tzinfo) if filters.date_to else None
         city_key = search_key(filters.city) if filters.city else ""
-        matched: list[int] = []
-        for entry in index.entries[bisect.bisect_left(index.starts, start):]:
-            if end is not None and entry.starts_at >= end:
-                break
-            if filters.country and entry.country != filters.country:
-                continue
-            if filters.category and entry.category != filters.category:
-                continue
-            if filters.language and filters.language not in entry.languages:
-                continue
-            if filters.organisation and entry.organisation_id != filters.organisation:
-                continue
-            if city_key and entry.city_key != city_key:
-                continue
-            matched.append(entry.id)
+        first = bisect.bisect_left(index.starts, start)
+        last = bisect.bisect_left(index.starts, end) if end is not None else len(index.entries)
+        entries = index.entries[first:last]
+        if filters.organisation:
+            entries = [e for e in entries if e.organisation_id == filters.organisation]
+        if filters.country:
+            entries = [e for e in entries if e.country == filters.country]
+        if filters.category:
+            entries = [e for e in entries if e.category == filters.category]
+        if filters.language:
+            entries = [e for e in entries if filters.language in e.languages]
+        if city_key:
+            entries = [e for e in entries if e.city_key == city_key]
+        matched = entries
         total = len(matched)
         pages = max(1, -(-total // page_size))
         page = min(page, pages)
-        ids = matched[(page - 1) * page_size: page * page_size]
+        ids = [e.id for e in matched[(page - 1) * page_size: page * page_size]]
         if not ids:
             return [], total, page
         async with self.session_factory() as session:
@@ -355,8 +347,7 @@ class PortalData:
         return [(event, org) for event, org in rows]
 
     async def event_countries(self, now: datetime) -> list[str]:
-        index = await self.event_index()
-        return sorted({entry.country for entry in index.entries if entry.country and entry.starts_at >= now})
+        return (await self.event_index()).countries
 
     # --- the sitemap ---------------------------------------------------------------------
 

@@ -47,6 +47,7 @@ SITEMAP_LIMIT = 45_000
 FEED_CACHE_SECONDS = 60.0
 FEED_CACHE_SIZE = 256
 SITEMAP_CACHE_SECONDS = 600.0
+SITEMAP_PART = 1000
 
 
 def create_environment() -> jinja2.Environment:
@@ -115,7 +116,8 @@ class Portal:
         self._username_checked = 0.0
         self._username_lock = asyncio.Lock()
         self._feeds: dict[tuple[object, ...], tuple[float, bytes, datetime]] = {}
-        self._sitemap: tuple[float, bytes] | None = None
+        self._sitemap: tuple[float, list[str]] | None = None
+        self._sitemap_parts: dict[tuple[str, int], bytes] = {}
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -370,33 +372,56 @@ class Portal:
         text = f"User-agent: *\nAllow: /\nDisallow: /api/\nDisallow: /ical/\nDisallow: /*/app\n\nSitemap: {base}/sitemap.xml\n"
         return cached(request, web.Response(text=text, content_type="text/plain", charset="utf-8"), None, "public, max-age=3600")
 
-    async def sitemap(self, request: web.Request) -> web.Response:
-        """Listed organisations and upcoming events (no sample data), each with its eight languages."""
+    async def _sitemap_tails(self) -> list[str]:
+        """Paths of every page worth indexing: listed organisations and upcoming events, no sample data."""
         stale = self._sitemap is None or time.monotonic() - self._sitemap[0] > SITEMAP_CACHE_SECONDS or \
             self.portal_settings.portal_cache_seconds == 0
         if stale:
-            base = self.base_url(request)
             orgs, events = await self.data.sitemap_ids(datetime.now(timezone.utc), SITEMAP_LIMIT)
             tails = ["/", "/directory", "/events", "/atlas", "/privacy"]
             tails += [f"/organisations/{i}" for i in orgs] + [f"/events/{i}" for i in events]
+            self._sitemap = (time.monotonic(), tails)
+            self._sitemap_parts.clear()
+        return self._sitemap[1]  # type: ignore[index]
 
-            def build() -> bytes:
-                from xml.sax.saxutils import quoteattr
+    async def sitemap(self, request: web.Request) -> web.Response:
+        """A sitemap index: one part per SITEMAP_PART pages (each listed with its eight languages)."""
+        tails = await self._sitemap_tails()
+        base = self.base_url(request)
+        parts = max(1, -(-len(tails) // SITEMAP_PART))
+        lines = ['<?xml version="1.0" encoding="UTF-8"?>',
+                 '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
+        lines += [f"<sitemap><loc>{base}/sitemaps/{n}.xml</loc></sitemap>" for n in range(1, parts + 1)]
+        lines.append("</sitemapindex>")
+        response = web.Response(text="\n".join(lines), content_type="application/xml", charset="utf-8")
+        return cached(request, response, None, "public, max-age=3600")
 
-                lines = ['<?xml version="1.0" encoding="UTF-8"?>',
-                         '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" xmlns:xhtml="http://www.w3.org/1999/xhtml">']
-                for tail in tails[:SITEMAP_LIMIT]:
-                    lines.append(f"<url><loc>{base}/en{tail}</loc>")
-                    lines.extend(f'<xhtml:link rel="alternate" hreflang="{code}" href={quoteattr(f"{base}/{code}{tail}")}/>'
-                                 for code in LOCALES)
-                    lines.append("</url>")
-                lines.append("</urlset>")
-                return "\n".join(lines).encode()
+    async def sitemap_part(self, request: web.Request) -> web.Response:
+        raw = request.match_info["n"]
+        tails = await self._sitemap_tails()
+        number = int(raw) if raw.isdigit() and len(raw) < 6 else 0
+        chunk = tails[(number - 1) * SITEMAP_PART: number * SITEMAP_PART] if number > 0 else []
+        if not chunk:
+            return self.not_found(request)
+        base = self.base_url(request)
+        body = self._sitemap_parts.get((base, number))
+        if body is None:
+            from xml.sax.saxutils import quoteattr
 
-            self._sitemap = (time.monotonic(), await asyncio.to_thread(build))
-        body = self._sitemap[1]  # type: ignore[index]
-        return cached(request, web.Response(body=body, content_type="application/xml", charset="utf-8"), None,
-                      "public, max-age=3600")
+            lines = ['<?xml version="1.0" encoding="UTF-8"?>',
+                     '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" xmlns:xhtml="http://www.w3.org/1999/xhtml">']
+            for tail in chunk:
+                lines.append(f"<url><loc>{base}/en{tail}</loc>")
+                lines.extend(f'<xhtml:link rel="alternate" hreflang="{code}" href={quoteattr(f"{base}/{code}{tail}")}/>'
+                             for code in LOCALES)
+                lines.append("</url>")
+            lines.append("</urlset>")
+            body = "\n".join(lines).encode()
+            if len(self._sitemap_parts) > 64:
+                self._sitemap_parts.clear()
+            self._sitemap_parts[(base, number)] = body
+        response = web.Response(body=body, content_type="application/xml", charset="utf-8")
+        return cached(request, response, None, "public, max-age=3600")
 
     # --- the Mini App --------------------------------------------------------------------
 
@@ -520,6 +545,7 @@ def portal_routes(session_factory: async_sessionmaker[AsyncSession], settings: S
         web.get("/", portal.root),
         web.get("/robots.txt", portal.robots),
         web.get("/sitemap.xml", portal.sitemap),
+        web.get("/sitemaps/{n}.xml", portal.sitemap_part),
         web.get("/static/{name}", portal.static_file),
         web.get("/feeds/events.ics", portal.feed),
         web.get("/events/{id}.ics", portal.event_ics),
