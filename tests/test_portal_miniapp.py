@@ -184,3 +184,35 @@ async def test_menu_button_is_set_when_a_portal_url_is_configured(sandbox, monke
         assert button.web_app.url == "https://portal.example.org/en/app"  # type: ignore[union-attr]
     finally:
         await bot.session.close()
+
+
+async def test_a_freed_place_goes_to_the_waitlist_and_the_bot_tells_them(sandbox, client, session_factory,  # type: ignore[no-untyped-def]
+                                                                          database_url, monkeypatch) -> None:
+    from bot.sandbox.client import SandboxUser
+    from bot.web import public_routes
+
+    monkeypatch.setenv("BOT_USERNAME", "kardes_test_bot")
+    ids = await seed(session_factory, capacity=1)
+    waiting = SandboxUser(id=515151, first_name="Nurlan", language_code="kk")
+    await client.register(waiting)
+    async with session_factory() as session:
+        second = Member(telegram_id=waiting.id, locale="kk", registered_at=NOW, timezone="Asia/Almaty")
+        session.add(second)
+        await session.commit()
+    settings = load_settings(database_url=database_url, bot_token=sandbox.token, telegram_api_base=sandbox.base_url)
+    app = web.Application()
+    app.add_routes(public_routes(session_factory, settings))
+    async with TestClient(TestServer(app)) as http:
+        first = {"X-Telegram-Init-Data": init_data(sandbox.token)}
+        other = {"X-Telegram-Init-Data": init_data(sandbox.token, user_id=waiting.id, language="kk")}
+        body = {"event_id": ids["event"], "status": "going"}
+        assert (await (await http.post("/api/app/rsvp", json=body, headers=first)).json())["waitlisted"] is False
+        reply = await (await http.post("/api/app/rsvp", json=body, headers=other)).json()
+        assert reply["waitlisted"] is True and reply["message"] == "Іс-шарада орын жоқ: сіз күту тізіміндесіз."
+        await http.post("/api/app/rsvp", json={"event_id": ids["event"], "status": "not_going"}, headers=first)
+        entries = await client.wait_for(waiting.id, lambda found: any("Nauryz concert" in (e.get("text") or "") for e in found))
+    told = [e["text"] for e in entries if "Nauryz concert" in (e.get("text") or "")]
+    assert told and told[0].startswith("🎉")
+    async with session_factory() as session:
+        rsvp = await session.scalar(select(Rsvp).join(Member, Member.id == Rsvp.member_id).where(Member.telegram_id == waiting.id))
+        assert rsvp is not None and rsvp.waitlisted is False and rsvp.status == "going"

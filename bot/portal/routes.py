@@ -115,6 +115,7 @@ class Portal:
         self._username: str | None = self.portal_settings.bot_username
         self._username_checked = 0.0
         self._username_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._feeds: dict[tuple[object, ...], tuple[float, bytes, datetime]] = {}
         self._sitemap: tuple[float, list[str]] | None = None
         self._sitemap_parts: dict[tuple[str, int], bytes] = {}
@@ -477,8 +478,10 @@ class Portal:
                     await session.commit()
                 else:
                     await session.rollback()
-        if promoted:
-            asyncio.create_task(miniapp.tell_promoted(self, promoted))
+        if promoted:  # after the commit, outside any transaction
+            task = asyncio.create_task(miniapp.tell_promoted(self, promoted))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         return self._api_reply(locale, status, message, **extra)
 
 
