@@ -247,9 +247,13 @@ async def test_junk_filters_and_huge_pages_give_normal_pages(portal: TestClient,
                  "/en/events?page=-3&from=yesterday&to=2999-99-99&country=1&organisation=abc",
                  "/en/directory?q=%27%20OR%201%3D1%3B%20DROP%20TABLE%20organisations%3B--",
                  "/en/events?city=%27%3B%20DELETE%20FROM%20events%3B--",
-                 "/feeds/events.ics?organisation=99999999999999999999&city=%25"):
+                 "/feeds/events.ics?organisation=99999999999999999999&city=%25",
+                 "/en/events?to=9999-12-31&from=0001-01-01&page=%C2%B2",
+                 "/en/directory?page=%D9%A1%D9%A2&organisation=%C2%B2"):
         reply = await portal.get(path)
         assert reply.status == 200, path
+    for path in ("/en/events/%C2%B2", "/en/organisations/%D9%A1%D9%A2", "/events/%C2%B2.ics", "/sitemaps/%C2%B2.xml"):
+        assert (await portal.get(path)).status == 404, path
     assert "2 events found." in await (await portal.get("/en/events?page=99999")).text()
     async with session_factory() as session:
         from sqlalchemy import func, select

@@ -46,7 +46,7 @@ def _int(value: object) -> int | None:
         return None
     if isinstance(value, int) and 0 < value < 2**31:
         return value
-    if isinstance(value, str) and value.isdigit() and len(value) < 10:
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 10:
         return int(value)
     return None
 

@@ -118,14 +118,14 @@ def parse_filters(query: dict[str, str] | object, *, events: bool = False) -> Fi
     organisation = clean_text(get("organisation"), 12)
     date_from, date_to = _day(get("from")), _day(get("to"))
     if date_to is not None:
-        date_to += timedelta(days=1)
+        date_to = date_to + timedelta(days=1) if date_to < datetime.max - timedelta(days=1) else None
     return Filters(
         q=clean_text(get("q")),
         country=country if len(country) == 2 and country.isalpha() and country.isascii() else "",
         city=clean_text(get("city"), 120),
         category=category if category in categories else "",
         language=language if language in EVENT_LANGUAGES else "",
-        organisation=int(organisation) if organisation.isdigit() and 0 < int(organisation) < 2**31 else None,
+        organisation=int(organisation) if organisation.isascii() and organisation.isdigit() and 0 < int(organisation) < 2**31 else None,
         date_from=date_from,
         date_to=date_to,
     )
@@ -133,7 +133,7 @@ def parse_filters(query: dict[str, str] | object, *, events: bool = False) -> Fi
 
 def parse_page(value: str | None) -> int:
     text = (value or "").strip()
-    return min(int(text), MAX_PAGE) if text.isdigit() and 0 < len(text) <= 6 and int(text) > 0 else 1
+    return min(int(text), MAX_PAGE) if text.isascii() and text.isdigit() and 0 < len(text) <= 6 and int(text) > 0 else 1
 
 
 def _languages_like(column: object, code: str) -> object:

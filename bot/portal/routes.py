@@ -254,7 +254,7 @@ class Portal:
     async def organisation(self, request: web.Request) -> web.Response:
         locale, unknown = self.locale_of(request)
         raw = request.match_info["id"]
-        org = await self.data.organisation(int(raw)) if raw.isdigit() and len(raw) < 10 else None
+        org = await self.data.organisation(int(raw)) if raw.isascii() and raw.isdigit() and len(raw) < 10 else None
         if org is None:
             return self.not_found(request, locale, unknown)
         now = datetime.now(timezone.utc)
@@ -299,7 +299,7 @@ class Portal:
     async def event(self, request: web.Request) -> web.Response:
         locale, unknown = self.locale_of(request)
         raw = request.match_info["id"]
-        found = await self.data.event(int(raw)) if raw.isdigit() and len(raw) < 10 else None
+        found = await self.data.event(int(raw)) if raw.isascii() and raw.isdigit() and len(raw) < 10 else None
         if found is None:
             return self.not_found(request, locale, unknown)
         event, org = found
@@ -318,7 +318,7 @@ class Portal:
         from bot.services.calendar import event_ics
 
         raw = request.match_info["id"]
-        found = await self.data.event(int(raw)) if raw.isdigit() and len(raw) < 10 else None
+        found = await self.data.event(int(raw)) if raw.isascii() and raw.isdigit() and len(raw) < 10 else None
         if found is None:
             return self.not_found(request)
         event, org = found
@@ -400,7 +400,7 @@ class Portal:
     async def sitemap_part(self, request: web.Request) -> web.Response:
         raw = request.match_info["n"]
         tails = await self._sitemap_tails()
-        number = int(raw) if raw.isdigit() and len(raw) < 6 else 0
+        number = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 6 else 0
         chunk = tails[(number - 1) * SITEMAP_PART: number * SITEMAP_PART] if number > 0 else []
         if not chunk:
             return self.not_found(request)
