@@ -166,3 +166,43 @@ async def test_mini_app_shows_my_events_with_telegram_init_data(driver, site, se
     assert "Я пойду" in text
     assert await problems(driver) == []
     await shot(driver, "mini-app-my-events-360")
+
+
+A11Y_SCRIPT = """
+const problems = [];
+for (const el of document.querySelectorAll('input, select, textarea')) {
+  if (el.type === 'hidden') continue;
+  const labelled = (el.id && document.querySelector('label[for="' + el.id + '"]')) || el.getAttribute('aria-label');
+  if (!labelled) problems.push('no label: ' + (el.name || el.id));
+}
+for (const img of document.querySelectorAll('img')) {
+  if (!img.getAttribute('alt')) problems.push('no alt: ' + img.src);
+}
+for (const link of document.querySelectorAll('a, button')) {
+  const named = link.textContent.trim() || link.getAttribute('aria-label') || link.querySelector('img[alt]:not([alt=""])');
+  if (!named) problems.push('empty control: ' + link.outerHTML);
+}
+if (!document.documentElement.lang) problems.push('no lang');
+if (!document.querySelector('h1')) problems.push('no h1');
+return problems;
+"""
+
+
+async def test_accessibility_basics(driver, site) -> None:  # type: ignore[no-untyped-def]
+    base, ids = site
+    from selenium.webdriver.common.keys import Keys
+
+    for path in ("/en/", "/ru/directory", "/kk/events", f"/tr/events/{ids['concert']}",
+                 f"/uz/organisations/{ids['almaty']}", "/ky/atlas", "/az/privacy"):
+        await visit(driver, base + path, 360)
+        assert await asyncio.to_thread(driver.execute_script, A11Y_SCRIPT) == [], path
+
+    def first_tab() -> tuple[str, str]:
+        driver.find_element("tag name", "body").send_keys(Keys.TAB)
+        active = driver.switch_to.active_element
+        outline = driver.execute_script("return getComputedStyle(arguments[0]).outlineStyle", active)
+        return active.get_attribute("class"), outline
+
+    await visit(driver, base + "/en/", 1280)
+    css_class, outline = await asyncio.to_thread(first_tab)
+    assert css_class == "skip" and outline != "none"  # keyboard users can skip to the content, and see where they are
