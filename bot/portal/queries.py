@@ -193,6 +193,10 @@ class PortalData:
                        Organisation.category, Organisation.country_code, Organisation.languages)
                 .where(Organisation.is_active.is_(True))
             )).all()
+        return await asyncio.to_thread(self._directory_from_rows, rows)  # CPU work off the event loop
+
+    @staticmethod
+    def _directory_from_rows(rows: Sequence[Any]) -> DirectoryIndex:
         entries = []
         for org_id, name, translations, city, category, country, languages in rows:
             names = [search_key(name)]
@@ -217,6 +221,10 @@ class PortalData:
                 .where(Event.status == EventStatus.APPROVED.value, Event.starts_at >= since,
                        Organisation.is_active.is_(True))
             )).all()
+        return await asyncio.to_thread(self._events_from_rows, rows)
+
+    @staticmethod
+    def _events_from_rows(rows: Sequence[Any]) -> EventIndex:
         entries = sorted(
             (EventEntry(starts_at, event_id, org_id, (country or "").upper(), search_key(city or ""), category or "",
                         tuple(str(code) for code in (languages or [])))
