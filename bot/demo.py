@@ -48,21 +48,41 @@ async def run_demo(settings: Settings, script: Iterable[str] | None = None) -> N
             "webhook_secret": None,
             # The demo's first user may try the secretariat's tools.
             "secretariat_ids": settings.secretariat_ids | {DEMO_USER},
+            "http_port": None,  # the demo serves the portal itself, below
         }
     )
     stop = asyncio.Event()
     bot_task = asyncio.create_task(serve(demo_settings, stop))
     client = SandboxClient(sandbox.base_url)
+    portal = await _start_portal(demo_settings, settings.http_port)
     try:
         await _wait_until_polling(sandbox, bot_task)
         await run_terminal(client, lines=script, user_id=DEMO_USER)
     finally:
         stop.set()
         await client.close()
+        await portal()
         try:
             await asyncio.wait_for(bot_task, timeout=30)
         finally:
             await sandbox.stop()
+
+
+async def _start_portal(settings: Settings, port: int | None):  # type: ignore[no-untyped-def]
+    """The web portal on 127.0.0.1 (HTTP_PORT, else a free port), its address printed; returns a stopper."""
+    from bot.web import public_routes, start_http
+    from db.session import create_engine, create_session_factory
+
+    engine = create_engine(settings.database_url)
+    runner = await start_http(public_routes(create_session_factory(engine), settings), "127.0.0.1", port or 0)
+    port = runner.addresses[0][1]
+    print(f"Portal: http://127.0.0.1:{port}/  (the web pages over the same data; Ctrl+C or /quit ends the demo)", flush=True)
+
+    async def stop() -> None:
+        await runner.cleanup()
+        await engine.dispose()
+
+    return stop
 
 
 async def _wait_until_polling(sandbox: SandboxServer, bot_task: asyncio.Task[None]) -> None:

@@ -50,6 +50,9 @@ async def serve(settings: Settings, stop: asyncio.Event, *, bot_updates: bool = 
             await stop.wait()
             return
         await register_commands(bot, app.i18n, settings.default_locale)
+        from bot.portal.menu import set_menu_button  # the portal as a Mini App, when PORTAL_URL is set
+
+        await set_menu_button(bot, locale=settings.default_locale)
         if settings.webhook_url:
             secret = settings.webhook_secret.get_secret_value()  # type: ignore[union-attr]
             await bot.set_webhook(

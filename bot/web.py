@@ -1,4 +1,4 @@
-"""Public HTTP routes of the web process: open data and calendar feeds."""
+"""Public HTTP routes of the web process: open data, calendar feeds and the portal (bot/portal)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,11 @@ def public_routes(session_factory: async_sessionmaker[AsyncSession], settings: S
             data = await public_atlas(session)
         return web.json_response(data, headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "public, max-age=300"})
 
-    return [web.get("/atlas.json", atlas), web.get("/ical/{token}.ics", ical_feed_handler(session_factory))]
+    from bot.portal import portal_routes
+
+    routes = [web.get("/atlas.json", atlas), web.get("/ical/{token}.ics", ical_feed_handler(session_factory))]
+    # The portal's catch-all routes come last, after every fixed path above.
+    return routes + portal_routes(session_factory, settings)
 
 
 def ical_feed_handler(session_factory: async_sessionmaker[AsyncSession]) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -50,6 +54,9 @@ async def start_http(routes: list[web.RouteDef], host: str, port: int) -> web.Ap
 
     app.router.add_get("/healthz", health)
     app.add_routes(routes)
+    from bot.portal import setup_portal
+
+    setup_portal(app)
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
