@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from bot.portal.routes import cached
+from bot.portal.caching import cached
 
 if TYPE_CHECKING:
     from bot.portal.routes import Portal

@@ -9,8 +9,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
-from email.utils import format_datetime as http_date
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -29,6 +27,7 @@ from bot.config import LOCALES, Settings
 from bot.i18n import LANGUAGE_NAMES, create_i18n, format_number
 from bot.labels import category_label, country_label, interest_label, language_label
 from bot.portal import i18n as pi18n
+from bot.portal.caching import cached
 from bot.portal.initdata import WebAppUser, verify_init_data
 from bot.portal.queries import PAGE_SIZE, Filters, PortalData, parse_filters, parse_page
 from bot.portal.settings import PortalSettings
@@ -42,7 +41,6 @@ TEMPLATES = ("base.html", "home.html", "directory.html", "organisation.html", "e
              "atlas.html", "privacy.html", "not_found.html", "app.html", "_my_events.html", "_event_list.html",
              "_pager.html")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-PAGE_CACHE = "public, max-age=60"
 SITEMAP_LIMIT = 45_000
 FEED_CACHE_SECONDS = 60.0
 FEED_CACHE_SIZE = 256
@@ -70,33 +68,6 @@ def json_ld(data: Any) -> Markup:
     """JSON for a <script type="application/ld+json">: nothing in it can close the element."""
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
-
-
-def _etag(body: bytes) -> str:
-    return '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
-
-
-def cached(request: web.Request, response: web.Response, last_modified: datetime | None = None,
-           cache: str = PAGE_CACHE) -> web.Response:
-    """ETag (from the body) and Last-Modified (when the data knows); 304 when the reader has it."""
-    body = response.body if isinstance(response.body, bytes) else b""
-    tag = _etag(body)
-    response.headers["ETag"] = tag
-    response.headers["Cache-Control"] = cache
-    if last_modified is not None:
-        response.headers["Last-Modified"] = http_date(last_modified.astimezone(timezone.utc), usegmt=True)
-    match = request.headers.get("If-None-Match")
-    fresh = match is not None and tag in [part.strip() for part in match.split(",")]
-    if match is None and last_modified is not None and request.headers.get("If-Modified-Since"):
-        try:
-            fresh = last_modified.replace(microsecond=0) <= parsedate_to_datetime(request.headers["If-Modified-Since"])
-        except (TypeError, ValueError):
-            fresh = False
-    if fresh and response.status == 200:
-        not_modified = web.Response(status=304, headers={k: v for k, v in response.headers.items()
-                                                          if k in ("ETag", "Cache-Control", "Last-Modified", "Vary")})
-        return not_modified
-    return response
 
 
 class Portal:
