@@ -47,6 +47,18 @@ def _map_source() -> str:
     return re.sub(r">\s+<", "><", text)
 
 
+def tables_as_lists(document: dict[str, Any]) -> dict[str, Any]:
+    """The release document with every table as its list of entries (schema kardes-atlas/2 keeps a
+    table's ε, scale and threshold beside its entries); a count under the threshold is marked small."""
+    flat = dict(document)
+    for name in TABLES:
+        table = document.get(name)
+        if isinstance(table, dict):
+            flat[name] = [dict(entry, reason="small") if count_of(entry) is None and entry.get("fewer_than") else entry
+                          for entry in table.get("entries") or [] if isinstance(entry, dict)]
+    return flat
+
+
 def count_of(entry: dict[str, Any]) -> int | float | None:
     for key in ("members", "organisations", "events", "count"):
         if key in entry:
@@ -118,6 +130,7 @@ class AtlasPages:
     def __init__(self, portal: Portal) -> None:
         self.portal = portal
         self._data: dict[str, Any] | None = None
+        self._document: dict[str, Any] = {}
         self._data_at = 0.0
         self._lock = asyncio.Lock()
         self._map: str | None = None
@@ -131,7 +144,8 @@ class AtlasPages:
                 from bot.services.atlas import public_atlas
 
                 async with self.portal.session_factory() as session:
-                    self._data = await public_atlas(session)  # the latest stored release
+                    self._document = await public_atlas(session)  # the latest stored release, as /atlas.json has it
+                    self._data = tables_as_lists(self._document)
                 self._data_at = time.monotonic()
         return self._data  # type: ignore[return-value]
 
@@ -160,8 +174,8 @@ class AtlasPages:
     async def csv(self, request: web.Request) -> web.Response:
         from bot.services.atlas import render_export
 
-        data = await self.data()
-        text = render_export(data, "csv")
+        await self.data()
+        text = render_export(self._document, "csv")  # the same CSV as `kardes atlas export`
         response = web.Response(text=text, content_type="text/csv", charset="utf-8", headers={
             "Content-Disposition": 'attachment; filename="kardes-atlas.csv"', "Access-Control-Allow-Origin": "*"})
         return cached(request, response, None, "public, max-age=300")
