@@ -35,7 +35,17 @@ async def serve(settings: Settings, stop: asyncio.Event, *, bot_updates: bool = 
         me = await bot.get_me()
         log.info("running as @%s against %s", me.username, settings.telegram_api_base)
         if worker:
-            set_context(JobContext(settings, app.session_factory, bot, app.i18n))
+            from jobs import announcements, event_news
+
+            context = JobContext(settings, app.session_factory, bot, app.i18n)
+            set_context(context)
+
+            async def nudge_worker() -> None:
+                """Handlers call this (after their commit) so queued work starts now, not at the next tick."""
+                await announcements.tick(context)
+                event_news.start(context)
+
+            app.dispatcher["nudge_worker"] = nudge_worker
             scheduler = create_scheduler(settings.database_url)
             scheduler.start()
             install_standing_jobs(scheduler)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -206,7 +207,8 @@ def error_text(error: ann.AnnouncementError) -> str:
 
 @router.callback_query(StateFilter(Announce), AnnounceCB.filter(), CurrentMenu())
 async def composer(query: CallbackQuery, callback_data: AnnounceCB, state: FSMContext, session: AsyncSession,
-                   member: Member | None, settings: Settings, i18n: I18n) -> None:
+                   member: Member | None, settings: Settings, i18n: I18n,
+                   nudge_worker: Callable[[], Awaitable[None]] | None = None) -> None:
     if not await _secretariat(session, member, settings):  # the role may have been revoked meanwhile
         await state.clear()
         await query.answer(_refusal(), show_alert=True)
@@ -307,7 +309,7 @@ async def composer(query: CallbackQuery, callback_data: AnnounceCB, state: FSMCo
         await show_menu(message, state, session, member, locale)
         return
     elif action == "confirm":
-        await confirm(query, state, session, member, settings, locale, draft)
+        await confirm(query, state, session, member, settings, locale, draft, nudge_worker)
         return
     elif action == "discard":
         await state.clear()
@@ -538,7 +540,8 @@ def draft_to_service(draft: dict[str, Any], member: Member | None) -> ann.Draft:
 
 
 async def confirm(query: CallbackQuery, state: FSMContext, session: AsyncSession, member: Member | None,
-                  settings: Settings, locale: str, draft: dict[str, Any]) -> None:
+                  settings: Settings, locale: str, draft: dict[str, Any],
+                  nudge_worker: Callable[[], Awaitable[None]] | None = None) -> None:
     message: Message = query.message  # type: ignore[assignment]
     try:
         announcement = await ann.schedule(session, draft_to_service(draft, member), member.id if member else None)
@@ -559,16 +562,8 @@ async def confirm(query: CallbackQuery, state: FSMContext, session: AsyncSession
     announcement.progress_chat_id, announcement.progress_message_id = progress.chat.id, progress.message_id
     await session.commit()
     await query.answer()
-    await _kick_worker()
-
-
-async def _kick_worker() -> None:
-    """In a process that runs the worker too, start at once instead of at the next tick."""
-    from jobs import announcements as jobs
-    from jobs.context import _context
-
-    if _context is not None:
-        await jobs.tick(_context)
+    if nudge_worker is not None:  # a process that runs the worker too starts at once, not at the next tick
+        await nudge_worker()
 
 
 # --- /scheduled ---------------------------------------------------------------------------
