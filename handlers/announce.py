@@ -26,24 +26,16 @@ from bot.labels import country_label, interest_label, language_label
 from bot.replies import edit_text
 from bot.services import announcements as ann
 from bot.services.registration import INTERESTS, SPOKEN_LANGUAGES, find_cities
-from bot.services.roles import is_secretariat
 from bot.states import Announce
+from bot.guards import guard
 from bot.services.events import InvalidEventField, parse_local, to_utc
 from bot.timeparse import parse_clock
 from db.models import Announcement, Member
 from db.types import utcnow
 
-router = Router(name="announce")
+router = guard(Router(name="announce"), Announce)  # every handler here re-checks the role, once, in the guard
 NOT_COMMAND = ~F.text.startswith("/")
 WEEKDAYS = range(7)
-
-
-async def _secretariat(session: AsyncSession, member: Member | None, settings: Settings) -> bool:
-    return await is_secretariat(session, member, settings.secretariat_ids)
-
-
-def _refusal() -> str:
-    return _("Only the secretariat can do this.")
 
 
 def _blank() -> dict[str, Any]:
@@ -62,9 +54,6 @@ async def _save(state: FSMContext, draft: dict[str, Any]) -> None:
 
 @router.message(Command("announce"))
 async def start(message: Message, state: FSMContext, session: AsyncSession, member: Member | None, settings: Settings, i18n: I18n) -> None:
-    if not await _secretariat(session, member, settings):
-        await message.answer(_refusal())
-        return
     await state.clear()
     draft = _blank()
     await state.set_state(Announce.text)
@@ -87,10 +76,6 @@ async def ask_text(message: Message, state: FSMContext, locale: str) -> None:
 
 @router.message(Announce.text, F.text, NOT_COMMAND)
 async def text_given(message: Message, state: FSMContext, session: AsyncSession, member: Member | None, settings: Settings, i18n: I18n) -> None:
-    if not await _secretariat(session, member, settings):
-        await state.clear()
-        await message.answer(_refusal())
-        return
     draft = await _draft(state)
     text = message.html_text if message.entities else (message.text or "")
     try:
@@ -209,10 +194,6 @@ def error_text(error: ann.AnnouncementError) -> str:
 async def composer(query: CallbackQuery, callback_data: AnnounceCB, state: FSMContext, session: AsyncSession,
                    member: Member | None, settings: Settings, i18n: I18n,
                    nudge_worker: Callable[[], Awaitable[None]] | None = None) -> None:
-    if not await _secretariat(session, member, settings):  # the role may have been revoked meanwhile
-        await state.clear()
-        await query.answer(_refusal(), show_alert=True)
-        return
     locale = i18n.current_locale
     draft = await _draft(state)
     message: Message = query.message  # type: ignore[assignment]
@@ -370,10 +351,6 @@ def toggles_keyboard(key: str, audience: dict[str, Any], locale: str) -> InlineK
 
 @router.message(Announce.audience_input, F.text, NOT_COMMAND)
 async def audience_typed(message: Message, state: FSMContext, session: AsyncSession, member: Member | None, settings: Settings, i18n: I18n) -> None:
-    if not await _secretariat(session, member, settings):
-        await state.clear()
-        await message.answer(_refusal())
-        return
     locale = i18n.current_locale
     key = (await state.get_data()).get("ann_input")
     parts = [part.strip() for part in (message.text or "").split(",") if part.strip()][:30]
@@ -438,10 +415,6 @@ def parse_radius(text: str) -> dict[str, float] | None:
 
 @router.message(Announce.when_input, F.text, NOT_COMMAND)
 async def when_typed(message: Message, state: FSMContext, session: AsyncSession, member: Member | None, settings: Settings, i18n: I18n) -> None:
-    if not await _secretariat(session, member, settings):
-        await state.clear()
-        await message.answer(_refusal())
-        return
     data = await state.get_data()
     zone = (member.timezone if member else None) or "UTC"
     draft = await _draft(state)
@@ -470,10 +443,6 @@ async def when_typed(message: Message, state: FSMContext, session: AsyncSession,
 
 @router.message(Announce.photo, F.photo)
 async def photo_given(message: Message, state: FSMContext, session: AsyncSession, member: Member | None, settings: Settings, i18n: I18n) -> None:
-    if not await _secretariat(session, member, settings):
-        await state.clear()
-        await message.answer(_refusal())
-        return
     draft = await _draft(state)
     draft["photo"] = message.photo[-1].file_id  # type: ignore[index]
     for text in draft["texts"].values():
@@ -488,10 +457,6 @@ async def photo_given(message: Message, state: FSMContext, session: AsyncSession
 
 @router.message(Announce.link, F.text, NOT_COMMAND)
 async def link_given(message: Message, state: FSMContext, session: AsyncSession, member: Member | None, settings: Settings, i18n: I18n) -> None:
-    if not await _secretariat(session, member, settings):
-        await state.clear()
-        await message.answer(_refusal())
-        return
     url, _space, label = (message.text or "").strip().partition(" ")
     if not url.startswith(("https://", "http://")) or "." not in url or len(url) > 300:
         await message.answer(_("That does not look like a web address. Send it as https://… followed by the button text."))
@@ -570,9 +535,6 @@ async def confirm(query: CallbackQuery, state: FSMContext, session: AsyncSession
 
 @router.message(Command("scheduled"))
 async def scheduled(message: Message, session: AsyncSession, member: Member | None, settings: Settings, i18n: I18n) -> None:
-    if not await _secretariat(session, member, settings):
-        await message.answer(_refusal())
-        return
     locale = i18n.current_locale
     zone = (member.timezone if member else None) or "UTC"
     upcoming, past = await ann.list_for_secretariat(session)
@@ -602,9 +564,6 @@ async def scheduled(message: Message, session: AsyncSession, member: Member | No
 @router.callback_query(ScheduledCB.filter())
 async def scheduled_action(query: CallbackQuery, callback_data: ScheduledCB, state: FSMContext, session: AsyncSession,
                            member: Member | None, settings: Settings, i18n: I18n) -> None:
-    if not await _secretariat(session, member, settings):
-        await query.answer(_refusal(), show_alert=True)
-        return
     announcement = await session.get(Announcement, callback_data.id)
     if announcement is None or announcement.status not in ("scheduled", "sending"):
         await query.answer(_("This announcement can no longer be changed."), show_alert=True)
