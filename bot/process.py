@@ -41,7 +41,17 @@ async def serve(settings: Settings, stop: asyncio.Event, *, bot_updates: bool = 
 
             await asyncio.to_thread(warm_up)
         if worker:
-            set_context(JobContext(settings, app.session_factory, bot, app.i18n))
+            from jobs import announcements, event_news
+
+            context = JobContext(settings, app.session_factory, bot, app.i18n)
+            set_context(context)
+
+            async def nudge_worker() -> None:
+                """Handlers call this (after their commit) so queued work starts now, not at the next tick."""
+                await announcements.tick(context)
+                event_news.start(context)
+
+            app.dispatcher["nudge_worker"] = nudge_worker
             scheduler = create_scheduler()
             scheduler.start()
             install_standing_jobs(scheduler)

@@ -190,6 +190,8 @@ class Event(Base):
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime | None]
+    # When its audience was queued for the "new event" news (jobs/event_news.py); None: not yet.
+    news_sent_at: Mapped[datetime | None]
 
 
 class RsvpStatus(str, enum.Enum):
@@ -327,3 +329,30 @@ class AtlasLedger(Base):
     spent_after: Mapped[float] = mapped_column(Float)  # lifetime total including this release
     requested_by: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
 
+
+class NoticeKind(str, enum.Enum):
+    EVENT_NEWS = "event_news"
+    EVENT_CANCELLED = "event_cancelled"
+    WAITLIST_PROMOTED = "waitlist_promoted"
+
+
+class Notice(Base):
+    """One notification to one member about one event (news, cancellation, promotion): queued in the
+    transaction that caused it, sent by the worker through the rate gate, exactly once."""
+
+    __tablename__ = "notices"
+    __table_args__ = (
+        UniqueConstraint("kind", "event_id", "member_id", name="uq_notices_kind_event_member"),
+        Index("ix_notices_status_not_before", "status", "not_before"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]

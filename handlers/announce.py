@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -27,26 +28,18 @@ from bot.replies import edit_text
 from bot.services import announcements as ann
 from bot.numbers import COORDINATE_LAT, COORDINATE_LON, IntRange, NumberError, parse_decimal, parse_int
 from bot.services.registration import INTERESTS, SPOKEN_LANGUAGES, find_cities
-from bot.services.roles import is_secretariat
 from bot.states import Announce
+from bot.guards import guard
 from bot.services.events import InvalidEventField, parse_local, to_utc
 from bot.timeparse import parse_clock
 from db.models import Announcement, Member
 from db.types import utcnow
 
-router = Router(name="announce")
+router = guard(Router(name="announce"), Announce)  # every handler here re-checks the role, once, in the guard
 NOT_COMMAND = ~F.text.startswith("/")
 WEEKDAYS = range(7)
 WEEKDAY_RANGE = IntRange(0, 6)
 RADIUS_MAX_KM = 20000
-
-
-async def _secretariat(session: AsyncSession, member: Member | None, settings: Settings) -> bool:
-    return await is_secretariat(session, member, settings.secretariat_ids)
-
-
-def _refusal() -> str:
-    return _("Only the secretariat can do this.")
 
 
 def _blank() -> dict[str, Any]:
@@ -65,9 +58,6 @@ async def _save(state: FSMContext, draft: dict[str, Any]) -> None:
 
 @router.message(Command("announce"))
 async def start(message: Message, state: FSMContext, session: AsyncSession, member: Member | None, settings: Settings, i18n: I18n) -> None:
-    if not await _secretariat(session, member, settings):
-        await message.answer(_refusal())
-        return
     await state.clear()
     draft = _blank()
     await state.set_state(Announce.text)
@@ -90,10 +80,6 @@ async def ask_text(message: Message, state: FSMContext, locale: str) -> None:
 
 @router.message(Announce.text, F.text, NOT_COMMAND)
 async def text_given(message: Message, state: FSMContext, session: AsyncSession, member: Member | None, settings: Settings, i18n: I18n) -> None:
-    if not await _secretariat(session, member, settings):
-        await state.clear()
-        await message.answer(_refusal())
-        return
     draft = await _draft(state)
     text = message.html_text if message.entities else (message.text or "")
     try:
@@ -210,11 +196,8 @@ def error_text(error: ann.AnnouncementError) -> str:
 
 @router.callback_query(StateFilter(Announce), AnnounceCB.filter(), CurrentMenu())
 async def composer(query: CallbackQuery, callback_data: AnnounceCB, state: FSMContext, session: AsyncSession,
-                   member: Member | None, settings: Settings, i18n: I18n) -> None:
-    if not await _secretariat(session, member, settings):  # the role may have been revoked meanwhile
-        await state.clear()
-        await query.answer(_refusal(), show_alert=True)
-        return
+                   member: Member | None, settings: Settings, i18n: I18n,
+                   nudge_worker: Callable[[], Awaitable[None]] | None = None) -> None:
     locale = i18n.current_locale
     draft = await _draft(state)
     message: Message = query.message  # type: ignore[assignment]
@@ -311,7 +294,7 @@ async def composer(query: CallbackQuery, callback_data: AnnounceCB, state: FSMCo
         await show_menu(message, state, session, member, locale)
         return
     elif action == "confirm":
-        await confirm(query, state, session, member, settings, locale, draft)
+        await confirm(query, state, session, member, settings, locale, draft, nudge_worker)
         return
     elif action == "discard":
         await state.clear()
@@ -372,10 +355,6 @@ def toggles_keyboard(key: str, audience: dict[str, Any], locale: str) -> InlineK
 
 @router.message(Announce.audience_input, F.text, NOT_COMMAND)
 async def audience_typed(message: Message, state: FSMContext, session: AsyncSession, member: Member | None, settings: Settings, i18n: I18n) -> None:
-    if not await _secretariat(session, member, settings):
-        await state.clear()
-        await message.answer(_refusal())
-        return
     locale = i18n.current_locale
     key = (await state.get_data()).get("ann_input")
     parts = [part.strip() for part in (message.text or "").split(",") if part.strip()][:30]
@@ -435,10 +414,6 @@ def parse_radius(text: str) -> dict[str, float] | None:
 
 @router.message(Announce.when_input, F.text, NOT_COMMAND)
 async def when_typed(message: Message, state: FSMContext, session: AsyncSession, member: Member | None, settings: Settings, i18n: I18n) -> None:
-    if not await _secretariat(session, member, settings):
-        await state.clear()
-        await message.answer(_refusal())
-        return
     data = await state.get_data()
     zone = (member.timezone if member else None) or "UTC"
     draft = await _draft(state)
@@ -467,10 +442,6 @@ async def when_typed(message: Message, state: FSMContext, session: AsyncSession,
 
 @router.message(Announce.photo, F.photo)
 async def photo_given(message: Message, state: FSMContext, session: AsyncSession, member: Member | None, settings: Settings, i18n: I18n) -> None:
-    if not await _secretariat(session, member, settings):
-        await state.clear()
-        await message.answer(_refusal())
-        return
     draft = await _draft(state)
     draft["photo"] = message.photo[-1].file_id  # type: ignore[index]
     for text in draft["texts"].values():
@@ -485,10 +456,6 @@ async def photo_given(message: Message, state: FSMContext, session: AsyncSession
 
 @router.message(Announce.link, F.text, NOT_COMMAND)
 async def link_given(message: Message, state: FSMContext, session: AsyncSession, member: Member | None, settings: Settings, i18n: I18n) -> None:
-    if not await _secretariat(session, member, settings):
-        await state.clear()
-        await message.answer(_refusal())
-        return
     url, _space, label = (message.text or "").strip().partition(" ")
     if not url.startswith(("https://", "http://")) or "." not in url or len(url) > 300:
         await message.answer(_("That does not look like a web address. Send it as https://… followed by the button text."))
@@ -537,7 +504,8 @@ def draft_to_service(draft: dict[str, Any], member: Member | None) -> ann.Draft:
 
 
 async def confirm(query: CallbackQuery, state: FSMContext, session: AsyncSession, member: Member | None,
-                  settings: Settings, locale: str, draft: dict[str, Any]) -> None:
+                  settings: Settings, locale: str, draft: dict[str, Any],
+                  nudge_worker: Callable[[], Awaitable[None]] | None = None) -> None:
     message: Message = query.message  # type: ignore[assignment]
     try:
         announcement = await ann.schedule(session, draft_to_service(draft, member), member.id if member else None)
@@ -558,25 +526,14 @@ async def confirm(query: CallbackQuery, state: FSMContext, session: AsyncSession
     announcement.progress_chat_id, announcement.progress_message_id = progress.chat.id, progress.message_id
     await session.commit()
     await query.answer()
-    await _kick_worker()
-
-
-async def _kick_worker() -> None:
-    """In a process that runs the worker too, start at once instead of at the next tick."""
-    from jobs import announcements as jobs
-    from jobs.context import _context
-
-    if _context is not None:
-        await jobs.tick(_context)
+    if nudge_worker is not None:  # a process that runs the worker too starts at once, not at the next tick
+        await nudge_worker()
 
 
 # --- /scheduled ---------------------------------------------------------------------------
 
 @router.message(Command("scheduled"))
 async def scheduled(message: Message, session: AsyncSession, member: Member | None, settings: Settings, i18n: I18n) -> None:
-    if not await _secretariat(session, member, settings):
-        await message.answer(_refusal())
-        return
     locale = i18n.current_locale
     zone = (member.timezone if member else None) or "UTC"
     upcoming, past = await ann.list_for_secretariat(session)
@@ -606,9 +563,6 @@ async def scheduled(message: Message, session: AsyncSession, member: Member | No
 @router.callback_query(ScheduledCB.filter())
 async def scheduled_action(query: CallbackQuery, callback_data: ScheduledCB, state: FSMContext, session: AsyncSession,
                            member: Member | None, settings: Settings, i18n: I18n) -> None:
-    if not await _secretariat(session, member, settings):
-        await query.answer(_refusal(), show_alert=True)
-        return
     announcement = await session.get(Announcement, callback_data.id)
     if announcement is None or announcement.status not in ("scheduled", "sending"):
         await query.answer(_("This announcement can no longer be changed."), show_alert=True)

@@ -7,9 +7,8 @@ senders render them inside `i18n.use_locale(...)`, so one module holds the featu
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -42,7 +41,8 @@ from bot.labels import interest_label, language_label, language_list
 from bot.replies import edit_markup, edit_text
 from bot.services import calendar as cal
 from bot.services import events as ev
-from bot.notify import send_rendered  # noqa: F401  (old home)
+from bot.notify import nudge_after_commit, send_rendered
+from bot.services import notices
 from bot.states import EventForm, RejectForm  # noqa: F401  (old home)
 from bot.views.cards import event_card  # noqa: F401
 from bot.views.events import (  # noqa: F401  (old home of the event texts)
@@ -67,7 +67,7 @@ from bot.views.events import (  # noqa: F401  (old home of the event texts)
 )
 from bot.numbers import ROW_ID, NumberError, parse_int
 from bot.services.roles import is_secretariat, secretariat_chat_ids
-from db.models import Event, EventStatus, Member, Organisation, RsvpStatus
+from db.models import Event, EventStatus, Member, NoticeKind, Organisation, RsvpStatus
 from db.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,8 @@ NOT_COMMAND = ~F.text.startswith("/")
 ATTENDEES_PAGE = 50
 QUICK_DAYS = 7
 PENDING_SHOWN = 10
-MAX_RETRY_AFTER = 30
+URGENT_WITHIN = timedelta(hours=24)  # a notice about an event this close ignores quiet hours
+Nudge = Callable[[], Awaitable[None]]
 
 
 STEPS = ("title", "description", "venue", "start", "end", "languages", "category", "capacity", "link")
@@ -91,23 +92,17 @@ async def render_event_card(session: AsyncSession, event: Event, member: Member 
     return event_card_view(card, locale, member.timezone if member else None)
 
 
-async def announce_new_event(bot: Bot, session: AsyncSession, i18n: I18n, event: Event, now: datetime) -> tuple[int, int]:
-    """Tell the event's audience (followers, members nearby with matching interests) outside their quiet hours.
-    Returns (sent, skipped for quiet hours)."""
-    host = await session.get(Organisation, event.organisation_id)
-    sent = skipped = 0
-    for member in await ev.event_audience(session, event):
-        if ev.in_quiet_hours(member, now):
-            skipped += 1  # the announcements engine will own deferred delivery
-            continue
-        rsvp = None
+async def _queue_notices(session: AsyncSession, kind: NoticeKind, event: Event, members: list[Member], now: datetime) -> None:
+    """Tell these members later, through the worker: quiet hours wait unless the event is within a day."""
+    await notices.queue(session, kind, event, members, now, urgent=event.starts_at - now < URGENT_WITHIN)
 
-        def render(locale: str, zone: str | None, member: Member = member) -> tuple[str, InlineKeyboardMarkup]:
-            return new_event_text(event, host, locale, zone), rsvp_keyboard(event, rsvp)
 
-        sent += await send_rendered(bot, session, i18n, member, render)
-        await asyncio.sleep(0.05)
-    return sent, skipped
+async def _nudge(nudge_worker: Nudge | None, after_commit: Callable[[Nudge], None] | None) -> None:
+    """Start the worker's queues now (in a process that runs the worker), once the queued rows are committed."""
+    if after_commit is not None:
+        nudge_after_commit(nudge_worker, after_commit)  # type: ignore[arg-type]
+    elif nudge_worker is not None:
+        await nudge_worker()  # the handler committed already
 
 
 async def _send_to_secretariat(bot: Bot, session: AsyncSession, i18n: I18n, settings: Settings, event: Event, submitter: Member | None) -> None:
@@ -503,7 +498,7 @@ async def discard(query: CallbackQuery, state: FSMContext) -> None:
 
 @router.callback_query(EventForm.preview, FormCB.filter(F.a == "submit"), CurrentMenu())
 async def submit(query: CallbackQuery, state: FSMContext, session: AsyncSession, member: Member | None, bot: Bot,
-                 i18n: I18n, settings: Settings) -> None:
+                 i18n: I18n, settings: Settings, nudge_worker: Nudge | None = None, after_commit: Callable[[Nudge], None] | None = None) -> None:
     data = await state.get_data()
     draft, editing = dict(data.get("draft") or {}), data.get("editing")
     now = utcnow()
@@ -520,15 +515,14 @@ async def submit(query: CallbackQuery, state: FSMContext, session: AsyncSession,
         await query.answer(_("Only a representative of this organisation can do this."), show_alert=True)
         return
     promoted = await ev.promote_waitlist(session, event) if editing else []
+    await _queue_notices(session, NoticeKind.WAITLIST_PROMOTED, event, promoted, now)
     await state.clear()
     await edit_markup(query.message, reply_markup=None)
     await query.answer()
     await session.commit()  # the secretariat may press Approve before this update ends
-    for person in promoted:
-        await send_rendered(bot, session, i18n, person, lambda locale, zone: (promoted_text(event, locale, zone), None))
+    await _nudge(nudge_worker, after_commit)  # promotions, and the news of an approved event
     if event.status == EventStatus.APPROVED.value:
         await query.message.answer(approved_text(event), reply_markup=manage_keyboard(event))  # type: ignore[union-attr]
-        await announce_new_event(bot, session, i18n, event, now)
     else:
         await query.message.answer(  # type: ignore[union-attr]
             _("📨 Sent to the secretariat for moderation. You will hear the decision here."), reply_markup=manage_keyboard(event))
@@ -565,7 +559,7 @@ def _decision_refusal(error: Exception) -> str:
 
 @router.callback_query(ModCB.filter(F.a == "ok"))
 async def approve(query: CallbackQuery, callback_data: ModCB, session: AsyncSession, member: Member | None, bot: Bot,
-                  settings: Settings, i18n: I18n) -> None:
+                  settings: Settings, i18n: I18n, nudge_worker: Nudge | None = None, after_commit: Callable[[Nudge], None] | None = None) -> None:
     now = utcnow()
     try:
         event = await ev.approve_event(session, member, callback_data.id, settings.secretariat_ids, now)
@@ -578,7 +572,7 @@ async def approve(query: CallbackQuery, callback_data: ModCB, session: AsyncSess
     await query.message.answer(_("✅ Approved: <b>{title}</b>. The representative has been told.").format(  # type: ignore[union-attr]
         title=escape(event.title)))
     await _tell_submitter(bot, session, i18n, event, approved=True)
-    await announce_new_event(bot, session, i18n, event, now)
+    await _nudge(nudge_worker, after_commit)  # the news goes out from the worker (jobs/event_news.py)
 
 
 @router.callback_query(ModCB.filter(F.a == "no"))
@@ -698,21 +692,22 @@ async def cancel_declined(query: CallbackQuery) -> None:
 
 @router.callback_query(EventCB.filter(F.a == "cancel_yes"))
 async def cancel_confirmed(query: CallbackQuery, callback_data: EventCB, session: AsyncSession, member: Member | None,
-                           bot: Bot, i18n: I18n) -> None:
+                           nudge_worker: Nudge | None = None, after_commit: Callable[[Nudge], None] | None = None) -> None:
+    now = utcnow()
     try:
-        event, answered = await ev.cancel_event(session, member, callback_data.id, utcnow())
+        event, answered = await ev.cancel_event(session, member, callback_data.id, now)
     except ev.WrongStatus:
         await query.answer(_("This event has been cancelled and can no longer be changed."), show_alert=True)
         return
     except (ev.NotAllowed, ev.EventNotFound):
         await query.answer(_refusal(), show_alert=True)
         return
+    await _queue_notices(session, NoticeKind.EVENT_CANCELLED, event, answered, now)
     await session.commit()
     await _close(query, ngettext("<b>{title}</b> is cancelled. {count} person who answered is being told.",
                           "<b>{title}</b> is cancelled. {count} people who answered are being told.", len(answered)).format(
         title=escape(event.title), count=len(answered)))
-    for person in answered:
-        await send_rendered(bot, session, i18n, person, lambda locale, zone: (cancelled_text(event, locale, zone), None))
+    await _nudge(nudge_worker, after_commit)
 
 
 @router.callback_query(EventCB.filter(F.a == "att"))
@@ -745,14 +740,15 @@ def _is_attendee_list(message: Any) -> bool:
 
 @router.callback_query(RsvpCB.filter())
 async def rsvp_pressed(query: CallbackQuery, callback_data: RsvpCB, session: AsyncSession, member: Member | None,
-                       bot: Bot, i18n: I18n) -> None:
+                       i18n: I18n, nudge_worker: Nudge | None = None, after_commit: Callable[[Nudge], None] | None = None) -> None:
     status = RSVP_CODES.get(callback_data.s)
     guests = None if callback_data.n < 0 else callback_data.n
     if status is None:
         await query.answer(_expired(), show_alert=True)
         return
     try:
-        result = await ev.set_rsvp(session, member, callback_data.id, status, guests, utcnow())
+        now = utcnow()
+        result = await ev.set_rsvp(session, member, callback_data.id, status, guests, now)
     except ev.NotAllowed:
         await query.answer(_("Please register first: send /start."), show_alert=True)
         return
@@ -762,6 +758,7 @@ async def rsvp_pressed(query: CallbackQuery, callback_data: RsvpCB, session: Asy
     except ev.InvalidEventField as error:
         await query.answer(reason_text(error.reason), show_alert=True)
         return
+    await _queue_notices(session, NoticeKind.WAITLIST_PROMOTED, result.event, result.promoted, now)
     await session.commit()
     text, markup = await render_event_card(session, result.event, member, i18n.current_locale)
     await edit_text(query.message, text, reply_markup=markup, disable_web_page_preview=True)
@@ -771,8 +768,8 @@ async def rsvp_pressed(query: CallbackQuery, callback_data: RsvpCB, session: Asy
         await query.answer(_("See you there! We will remind you a day and an hour before."))
     else:
         await query.answer(_("Your answer is saved."))
-    for person in result.promoted:
-        await send_rendered(bot, session, i18n, person, lambda locale, zone: (promoted_text(result.event, locale, zone), None))
+    if result.promoted:
+        await _nudge(nudge_worker, after_commit)
 
 
 @router.callback_query(EventCB.filter(F.a == "ics"))

@@ -88,8 +88,12 @@ def _log_failure(task: asyncio.Task[None]) -> None:
 
 
 async def tick_job() -> None:
-    """Scheduled entry point: every few seconds."""
-    await tick(get_context())
+    """Scheduled entry point: every few seconds; it also starts the event notices (jobs/event_news.py)."""
+    from jobs import event_news
+
+    context = get_context()
+    await tick(context)
+    event_news.start(context)
 
 
 async def stop_all() -> None:
@@ -99,3 +103,6 @@ async def stop_all() -> None:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     _running.clear()
+    from jobs import event_news
+
+    await event_news.stop()

@@ -80,3 +80,13 @@ async def run_due(context: Any, now: datetime | None = None) -> None:
 
     for task in await tick(context, now):
         await asyncio.wait_for(task, timeout=60)
+
+
+async def run_notices(running_bot: Any, now: datetime | None = None) -> int:
+    """One tick of the worker's event notices (jobs/event_news.py) for the bot under test: what
+    `kardes worker` does every few seconds. Returns how many were delivered."""
+    from jobs import event_news
+    from jobs.context import JobContext
+
+    context = JobContext(running_bot.settings, running_bot.app.session_factory, running_bot.bot, running_bot.app.i18n)
+    return await event_news.tick(context, now)

@@ -15,12 +15,11 @@ from bot.sandbox.client import SandboxUser
 from bot.services import events as ev
 from db.models import AuditEntry, Event, Member, Organisation, Role, RoleName, Rsvp
 from db.types import utcnow
-from handlers.events import announce_new_event
 from jobs.context import JobContext
 from jobs.reminders import run_reminders
 from tests import factories
 from tests.chat import I18N, alerts, labels, messages, plain, tr
-from tests.factories import add_org, appoint, approved_event
+from tests.factories import add_org, appoint, approved_event, run_notices
 
 UTC = timezone.utc
 SECRETARIAT = 900
@@ -118,11 +117,13 @@ async def test_a_submission_is_rejected_with_a_reason_edited_and_approved(runnin
     assert [m["message_id"] for m in queue if tr("✅ Approve") in labels(m)] == [queue[-1]["message_id"]], "the decided one lost its buttons"
 
     await client.press(secretary, tr("✅ Approve"))
+    assert messages(await client.transcript(fan.id)) == [], "the approval does not wait on the news: the worker sends it"
+    assert await run_notices(running_bot) == 1
     stored = await reload(session_factory, Event, event.id)
     assert (stored.status, stored.title, stored.reject_reason) == ("approved", "Nowruz evening, room 2", None)
     assert tr("✅ Your event <b>{title}</b> was approved and is now listed.").format(title="Nowruz evening, room 2").replace(
         "<b>", "").replace("</b>", "") in plain(await client.transcript(rep.id))
-    news = messages(await client.wait_for(fan.id, lambda entries: bool(messages(entries))))
+    news = messages(await client.transcript(fan.id))
     assert len(news) == 1 and tr("Going", "tr") in labels(news[0]), "the follower hears, with RSVP buttons"
     assert format_when(starts_at, "tr", "Europe/Berlin", "full") in news[0]["plain"]
     async with session_factory() as fresh:
@@ -176,10 +177,9 @@ async def test_members_rsvp_past_capacity_and_the_first_waitlisted_is_promoted(r
     members = [await add_member(session, user) for user in users]
     for member in members:
         await ev.follow(session, member, organisation_id=org.id)
-    event = await approved_event(session, org, capacity=2)
+    await approved_event(session, org, capacity=2)
     await session.commit()
-    await announce_new_event(running_bot.bot, session, running_bot.app.i18n, event, utcnow())
-    await session.commit()
+    assert await run_notices(running_bot) == 3, "the followers hear of the event, with its RSVP buttons"
     first, second, third = users
 
     await client.press(first, tr("Going"))
@@ -190,6 +190,7 @@ async def test_members_rsvp_past_capacity_and_the_first_waitlisted_is_promoted(r
     assert "2 going" in card["plain"] and "1 on the waitlist" in card["plain"] and "full" in card["plain"]
 
     await client.press(first, tr("Not going"))
+    assert await run_notices(running_bot) == 1
     told = messages(await client.transcript(third.id))[-1]
     assert told["plain"].startswith("🎉 A place has freed up: you are now going to Toi <i>&</i>")
     async with session_factory() as fresh:
@@ -247,11 +248,11 @@ async def test_add_to_calendar_sends_an_ics_that_keeps_the_instant_across_a_cloc
     summer = ev.to_utc(datetime(year, 7, 1, 18, 30), "Europe/Berlin")  # UTC+2
     winter = ev.to_utc(datetime(year, 12, 1, 18, 30), "Europe/Berlin")  # UTC+1
     assert (summer.hour, winter.hour) == (16, 17)
-    events = [await approved_event(session, org, starts_at=moment) for moment in (summer, winter)]
+    for moment in (summer, winter):
+        await approved_event(session, org, starts_at=moment)
     await ev.follow(session, member, organisation_id=org.id)
     await session.commit()
-    await announce_new_event(running_bot.bot, session, running_bot.app.i18n, events[0], utcnow())
-    await announce_new_event(running_bot.bot, session, running_bot.app.i18n, events[1], utcnow())
+    assert await run_notices(running_bot) == 2
     cards = messages(await client.transcript(user.id))
     for card, expected in zip(cards, (summer, winter)):
         replies = await client.press(user, tr("📅 Add to calendar"), message_id=card["message_id"])
@@ -362,6 +363,7 @@ async def test_a_cancellation_tells_everyone_who_answered(running_bot, client, s
     await client.press(rep, tr("❌ Cancel the event"))
     await client.press(rep, tr("Yes, cancel it"))
     assert (await reload(session_factory, Event, event.id)).status == "cancelled"
+    assert await run_notices(running_bot) == 2
     told = messages(await client.transcript(going.id))
     when = format_when(event.starts_at, "ky", "Asia/Bishkek", "medium")
     expected = tr("❌ <b>{title}</b> ({when}) has been cancelled by the organisers.", "ky").format(title="Toi <i>&</i>", when=when)

@@ -11,7 +11,7 @@ from bot.sandbox.client import SandboxUser
 from bot.services import events as ev
 from db.models import Rsvp
 from db.types import utcnow
-from handlers.events import announce_new_event
+from handlers.events import render_event_card
 from tests.test_events_e2e import add_member, add_org, approved_event
 
 I18N = create_i18n()
@@ -36,7 +36,10 @@ async def test_twenty_simultaneous_going_taps_for_three_places_seat_three_and_wa
     for member in members:  # everyone said Maybe first: their Going changes an answer they already gave
         await ev.set_rsvp(session, member, event.id, "maybe", 0, utcnow())
     await session.commit()
-    await announce_new_event(running_bot.bot, session, running_bot.app.i18n, event, utcnow())
+    with running_bot.app.i18n.use_locale("en"), running_bot.app.i18n.context():
+        for member, user in zip(members, users):  # each of them has the event's card in their chat
+            text, markup = await render_event_card(session, event, member, "en")
+            await running_bot.bot.send_message(user.id, text, reply_markup=markup)
     await session.commit()
 
     going = I18N.gettext("Going", locale="en")

@@ -601,6 +601,10 @@ class SandboxServer:
         """Stop serving and cancel background work."""
         if self._site_url is not None:
             SandboxServer._serving.pop(self._site_url, None)
+        # A long poll whose client went away may still be waiting: end it (as a newer poll would),
+        # or the runner's cleanup waits for its timeout.
+        self._poll_generation += 1
+        self._signal.notify()
         tasks = [t for t in [self._webhook_task, *self._background] if t is not None]
         for task in tasks:
             task.cancel()
