@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     throttle_burst: int = Field(default=10, ge=1, description="updates one user may send at once")
     log_level: str = "INFO"
     atlas_min_cell: int = Field(default=5, ge=2, le=100, description="Atlas counts below this are hidden")
+    # Messages a representative may send to one event's attendees in any 24 hours.
+    attendee_messages_per_day: int = Field(default=2, ge=0, le=20)
 
     @field_validator("secretariat_ids", mode="before")
     @classmethod

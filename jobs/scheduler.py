@@ -63,3 +63,4 @@ def install_standing_jobs(scheduler: AsyncIOScheduler) -> None:
         id="events.reminders",
         replace_existing=True,
     )
+    scheduler.add_job("jobs.org_channels:tick_job", trigger="interval", seconds=15, id="org_channels.tick", replace_existing=True)
