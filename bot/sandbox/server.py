@@ -457,6 +457,7 @@ class SandboxServer:
         self.strict_html = strict_html
         self.webhook_retries = webhook_retries
         self.group_limit = group_limit
+        self._default_group_limit = group_limit
         bot_id = token.split(":", 1)[0]
         self.bot_user: dict[str, Any] = {
             "id": int(bot_id) if bot_id.isdigit() else 123456,
@@ -517,8 +518,9 @@ class SandboxServer:
         self.bot_user.pop("inline_placeholder", None)
 
     def reset(self) -> None:
-        """Forget users, chats, updates, webhook, commands and statistics."""
+        """Forget users, chats, updates, webhook, commands and statistics; limits back to their defaults."""
         self._init_state()
+        self.group_limit = self._default_group_limit
         if self._webhook_wakeup is not None:
             self._webhook_wakeup.set()
 
