@@ -260,7 +260,10 @@ def manage_keyboard(event: Event) -> InlineKeyboardMarkup:
     if event.status != EventStatus.CANCELLED.value:
         builder.button(text=_("❌ Cancel the event"), callback_data=EventCB(a="cancel", id=event.id))
     builder.button(text=_("👥 Attendees"), callback_data=EventCB(a="att", id=event.id))
-    builder.adjust(2, 1)
+    from handlers.org_buttons import manage_extras  # issue 15: message attendees, series
+
+    rows = manage_extras(builder, event)
+    builder.adjust(2, 1, *rows)
     return builder.as_markup()
 
 
