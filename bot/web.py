@@ -22,6 +22,9 @@ def public_routes(session_factory: async_sessionmaker[AsyncSession], settings: S
         from bot.services.calendar import ical_feed_handler
     except ImportError:  # the events feature brings the calendar feed
         return routes
+    from bot.services.org_feed import organisation_feed_handler  # issue 15: organisations' public feeds
+
+    routes.append(web.get("/ical/org/{id}.ics", organisation_feed_handler(session_factory)))
     routes.append(web.get("/ical/{token}.ics", ical_feed_handler(session_factory)))
     return routes
 

@@ -11,6 +11,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import Settings
 from bot.callbacks import CardCB, MapCB, NearbyCB, SearchCB
 from bot.geo import get_gazetteer
 from bot.i18n import escape, format_distance, format_when
@@ -149,7 +150,8 @@ def _line(number: int, item: directory.DirectoryItem, locale: str, zone: str | N
 # --- cards -------------------------------------------------------------------------------
 
 @router.callback_query(CardCB.filter())
-async def open_card(query: CallbackQuery, callback_data: CardCB, session: AsyncSession, member: Member | None, i18n: I18n) -> None:
+async def open_card(query: CallbackQuery, callback_data: CardCB, session: AsyncSession, member: Member | None, i18n: I18n,
+                    settings: Settings) -> None:
     from handlers.events import render_event_card  # events builds on the directory's cards
 
     locale = i18n.current_locale
@@ -160,6 +162,11 @@ async def open_card(query: CallbackQuery, callback_data: CardCB, session: AsyncS
             return
         builder = InlineKeyboardBuilder()
         builder.button(text=_("📍 Show on map"), callback_data=MapCB(k="o", id=organisation.id))
+        from bot.services.org_feed import feed_url  # issue 15: the organisation's subscribable calendar
+
+        if url := feed_url(settings.public_base(), organisation.id):
+            builder.button(text=_("📅 Subscribe to its events"), url=url)
+        builder.adjust(1)
         text, markup = organisation_card(organisation, locale), builder.as_markup()
     else:
         event = await directory.get_event(session, callback_data.id)
@@ -195,7 +202,7 @@ def event_card(event: Event, host: Organisation | None, locale: str, zone: str |
     """An event's public card, its time in the member's time zone (else the venue's)."""
     lines = [f"📅 <b>{escape(event.title)}</b>"]
     if host is not None:
-        lines.append(_("Organised by {name}").format(name=escape(host.name)))
+        lines.append(_("Organised by {name}").format(name=escape(host.name) + (" ✔️" if host.verified else "")))
     when = format_when(event.starts_at, locale, zone or event.timezone, "full")
     lines.append(_("When: {value}").format(value=when))
     place = ", ".join(p for p in (event.venue, event.city) if p)

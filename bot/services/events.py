@@ -444,6 +444,9 @@ async def approve_event(session: AsyncSession, actor: Member | None, event_id: i
     event.status, event.reject_reason, event.updated_at = EventStatus.APPROVED.value, None, now
     await session.flush()
     await Repo(session).audit.record("event.approved", actor_id=actor.id if actor else None, event_id=event.id, at=now.isoformat())
+    from bot.services.series import decide_siblings  # a series is moderated once
+
+    await decide_siblings(session, event, now)
     return event
 
 
@@ -456,6 +459,9 @@ async def reject_event(session: AsyncSession, actor: Member | None, event_id: in
     await session.flush()
     await Repo(session).audit.record("event.rejected", actor_id=actor.id if actor else None, event_id=event.id,
                                      reason=reason, at=now.isoformat())
+    from bot.services.series import decide_siblings
+
+    await decide_siblings(session, event, now)
     return event
 
 
