@@ -14,11 +14,11 @@ def get_routers() -> list[Router]:
     from handlers import (
         announce, atlas, common, directory, events, fallback, freshness, language, membership, privacy, profile, registration, roles,
     )
-    from handlers import attendee_messages, inline, org_channels, verification
+    from handlers import attendee_messages, inline, org_channels, series, verification
 
     routers = [
         org_channels.router, membership.router, registration.router, common.router, profile.router, privacy.router, language.router,
-        roles.router, verification.router, inline.router, attendee_messages.router, events.router, directory.router, freshness.router, announce.router, atlas.router, fallback.router,
+        roles.router, verification.router, inline.router, attendee_messages.router, series.router, events.router, directory.router, freshness.router, announce.router, atlas.router, fallback.router,
     ]
     for router in routers:
         router._parent_router = None

@@ -9,10 +9,15 @@ from db.models import Event, EventStatus
 
 
 def manage_extras(builder: InlineKeyboardBuilder, event: Event) -> list[int]:
-    """Add "Message attendees" to a representative's menu; returns the keyboard rows added."""
+    """Add "Message attendees" and "Repeat" to a representative's menu; returns the keyboard rows added."""
     from handlers.attendee_messages import AttendeeMsgCB
+    from handlers.series import SeriesCB
 
-    if event.status not in (EventStatus.APPROVED.value, EventStatus.CANCELLED.value):
-        return []
-    builder.button(text=_("✉️ Message attendees"), callback_data=AttendeeMsgCB(a="start", id=event.id))
-    return [1]
+    rows = []
+    if event.status in (EventStatus.APPROVED.value, EventStatus.CANCELLED.value):
+        builder.button(text=_("✉️ Message attendees"), callback_data=AttendeeMsgCB(a="start", id=event.id))
+        rows.append(1)
+    if event.status != EventStatus.CANCELLED.value:
+        builder.button(text=_("🔁 Repeat"), callback_data=SeriesCB(a="start", id=event.id))
+        rows.append(1)
+    return rows

@@ -147,3 +147,36 @@ async def test_the_secretariat_verifies_an_organisation_and_its_cards_show_the_m
             assert "Ala-Too ✔️" in event_card(await fresh.get(type(event), event.id), host, "en", None)
     bad = await client.send(secretary, "/verify ²")
     assert messages(bad)[-1]["plain"] == tr("Send /{command} and the organisation's number, for example /{command} 12.").format(command="verify")
+
+
+async def test_a_representative_repeats_an_event_weekly_from_the_manage_menu(running_bot, client, session, session_factory) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from db.models import Event, SeriesOccurrence
+
+    teacher, secretary = SandboxUser(7501, "Teacher"), SandboxUser(900, "Secretariat")
+    for user in (teacher, secretary):
+        await client.register(user)
+    org = await add_org(session, name="Ala-Too")
+    rep = await add_member(session, teacher)
+    await add_member(session, secretary)
+    await appoint(session, rep, org)
+    event = await approved_event(session, org)
+    await session.commit()
+    await client.send(teacher, "/my_events")
+    await client.press(teacher, tr("🔁 Repeat"))
+    await client.press(teacher, tr("Every week"))
+    await client.press(teacher, tr("Next ▶"))
+    refused = await client.send(teacher, "10000")
+    assert messages(refused)[-1]["plain"] == tr("A series can have at most 104 occurrences. Please send a smaller number or an earlier date.")
+    before = len(messages(await client.transcript(secretary.id)))
+    done = await client.send(teacher, "4")
+    assert "4" in messages(done)[0]["plain"]
+    await client.wait_for(secretary.id, lambda entries: len(messages(entries)) > before)
+    assert len(messages(await client.transcript(secretary.id))) == before + 1  # moderated once for the series
+    async with session_factory() as fresh:
+        ids = list(await fresh.scalars(select(SeriesOccurrence.event_id)))
+        starts = [e.starts_at for e in await fresh.scalars(select(Event).where(Event.id.in_(ids)).order_by(Event.starts_at))]
+        assert len(ids) == 4 and event.id in ids
+        zone = ev.zone_of("Europe/Berlin")
+        assert len({s.astimezone(zone).strftime("%a %H:%M") for s in starts}) == 1

@@ -169,3 +169,43 @@ async def occurrence_rows(session: AsyncSession, event_ids: list[int]) -> dict[i
     rows = (await session.execute(select(SeriesOccurrence, EventSeries).join(EventSeries, EventSeries.id == SeriesOccurrence.series_id)
                                   .where(SeriesOccurrence.event_id.in_(event_ids)))).all()
     return {occurrence.event_id: (occurrence, series) for occurrence, series in rows}
+
+
+async def extend_into_series(session: AsyncSession, member: Member | None, event_id: int, rule: Rule,
+                             now: datetime) -> tuple[EventSeries, list[Event]]:
+    """Make an existing event the first occurrence of a series; the whole series (re)enters moderation
+    unless the organisation is trusted."""
+    from bot.services.events import _event_to_manage, draft_from_event
+
+    event = await _event_to_manage(session, member, event_id)
+    assert member is not None
+    if await series_of(session, event.id) is not None:
+        raise InvalidEventField("series_already")
+    draft = draft_from_event(event)
+    organisation = await session.get(Organisation, event.organisation_id)
+    text = rrule_text(rule)
+    first_local = datetime.fromisoformat(draft["start_local"])
+    expansion = expand(text, first_local, event.timezone)
+    if expansion.starts[0] != first_local:
+        raise InvalidEventField("series_first_day")  # the rule must include the event's own day
+    duration = (event.ends_at - event.starts_at) if event.ends_at else None
+    status = EventStatus.APPROVED.value if organisation is not None and organisation.trusted else EventStatus.PENDING.value
+    series = EventSeries(organisation_id=event.organisation_id, rrule=text, timezone=event.timezone, created_by=member.id,
+                         first_start_local=first_local.isoformat(timespec="minutes"))
+    session.add(series)
+    event.status, event.updated_at = status, now
+    events = [event]
+    for start in expansion.starts[1:]:
+        other = Event(**{column: getattr(event, column) for column in _COPIED})
+        other.starts_at = to_utc(start, event.timezone)
+        other.ends_at = other.starts_at + duration if duration else None
+        other.submitted_by, other.status, other.created_at = member.id, status, now
+        session.add(other)
+        events.append(other)
+    await session.flush()
+    for occurrence, start in zip(events, expansion.starts):
+        session.add(SeriesOccurrence(event_id=occurrence.id, series_id=series.id, original_start=to_utc(start, event.timezone)))
+    await session.flush()
+    await Repo(session).audit.record("series.submitted", actor_id=member.id, series_id=series.id,
+                                     organisation_id=event.organisation_id, occurrences=len(events), rrule=text)
+    return series, events
