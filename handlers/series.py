@@ -188,7 +188,7 @@ async def end_given(message: Message, state: FSMContext, session: AsyncSession, 
     await state.clear()
     await session.commit()
     locale, zone = i18n.current_locale, events[0].timezone
-    text = ngettext("🔁 The series has {count} occurrence: {first}.", "🔁 The series has {count} occurrences, from {first} to {last}.",
+    text = ngettext("🔁 The series has {count} occurrence, from {first} to {last}.", "🔁 The series has {count} occurrences, from {first} to {last}.",
                     len(events)).format(count=len(events), first=format_when(events[0].starts_at, locale, zone, "medium"),
                                         last=format_when(events[-1].starts_at, locale, zone, "medium"))
     if events[0].status == EventStatus.PENDING.value:

@@ -26,14 +26,14 @@ def context(running_bot, session_factory) -> JobContext:  # type: ignore[no-unty
     return JobContext(running_bot.settings, session_factory, running_bot.bot, running_bot.app.i18n)
 
 
-async def link_chat(client, session, rep: SandboxUser, org, chat: SandboxChat = CHANNEL) -> None:  # type: ignore[no-untyped-def]
+async def link_chat(client, session, rep: SandboxUser, org, chat: SandboxChat = CHANNEL, locale: str = "en") -> None:  # type: ignore[no-untyped-def]
     """The representative makes the bot an administrator and confirms the link in private."""
     await client.create_chat(chat, creator=rep)
     await client.add_bot(chat, by=rep, admin=True)
     question = await client.wait_for(rep.id, lambda entries: any("🔗 " in str(e.get("reply_markup")) for e in entries))
     assert question
     reply = await client.press(rep, ("🔗 " + org.name)[:64])
-    assert tr("✅ Linked: approved events of <b>{organisation}</b> will be posted in <b>{chat}</b>.").format(
+    assert tr("✅ Linked: approved events of <b>{organisation}</b> will be posted in <b>{chat}</b>.", locale).format(
         organisation=org.name, chat=chat.title).replace("<b>", "").replace("</b>", "") in messages(reply)[-1]["plain"]
 
 
@@ -119,7 +119,7 @@ async def test_a_stranger_cannot_link_a_chat_to_someone_elses_organisation(runni
 async def test_losing_admin_rights_pauses_the_link_and_tells_the_representative(running_bot, client, session, session_factory) -> None:  # type: ignore[no-untyped-def]
     rep_user = SandboxUser(7021, "Nurlan", language_code="kk")
     org, _rep = await setup_rep(session, rep_user, client, "kk")
-    await link_chat(client, session, rep_user, org, GROUP)
+    await link_chat(client, session, rep_user, org, GROUP, "kk")
     before = len(messages(await client.transcript(rep_user.id)))
     await client.set_bot_status(GROUP, "member", by=rep_user)
     told = await client.wait_for(rep_user.id, lambda entries: len(messages(entries)) > before)
