@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     atlas_min_cell: int = Field(default=5, ge=2, le=100, description="Atlas counts below this are hidden")
     # Messages a representative may send to one event's attendees in any 24 hours.
     attendee_messages_per_day: int = Field(default=2, ge=0, le=20)
+    # The bot is one of Telegram's approved third-party verifiers: /verify also marks the linked chats.
+    telegram_verifier: bool = False
 
     @field_validator("secretariat_ids", mode="before")
     @classmethod

@@ -71,8 +71,15 @@ async def start(query: CallbackQuery, callback_data: SeriesCB, state: FSMContext
     except (ev.NotAllowed, ev.EventNotFound):
         await query.answer(_("Only a representative of this organisation can do this."), show_alert=True)
         return
-    if await se.series_of(session, event.id) is not None:
-        await query.answer(reason_text("series_already"), show_alert=True)
+    if await se.series_of(session, event.id) is not None:  # editing the whole series from this occurrence
+        builder = InlineKeyboardBuilder()
+        builder.button(text=_("Apply to all later occurrences"), callback_data=SeriesCB(a="all", id=event.id))
+        await query.answer()
+        await state.clear()
+        sent = await query.message.answer(  # type: ignore[union-attr]
+            _("This event belongs to a series. Edit it first if needed, then copy its details, time of day and length "
+              "to every later occurrence (each keeps its date)."), reply_markup=builder.as_markup())
+        await state.update_data(menu_id=sent.message_id)
         return
     local = event.starts_at.astimezone(ev.zone_of(event.timezone)).date()
     weekday = get_day_names("wide", locale=babel_locale(i18n.current_locale))[local.weekday()]
@@ -90,6 +97,28 @@ async def start(query: CallbackQuery, callback_data: SeriesCB, state: FSMContext
     sent = await query.message.answer(_("How should <b>{title}</b> repeat?").format(title=escape(event.title)),  # type: ignore[union-attr]
                                       reply_markup=builder.as_markup())
     await state.update_data(menu_id=sent.message_id)
+
+
+@router.callback_query(SeriesCB.filter(F.a == "all"), CurrentMenu())
+async def apply_to_all(query: CallbackQuery, callback_data: SeriesCB, state: FSMContext, session: AsyncSession,
+                       member: Member | None, bot: Bot, i18n: I18n, settings: Settings) -> None:
+    from handlers.events import _send_to_secretariat
+
+    try:
+        changed = await se.apply_to_series(session, member, callback_data.id, utcnow())
+    except (ev.NotAllowed, ev.EventNotFound, ev.WrongStatus, ev.InvalidEventField):
+        await query.answer(_("Only a representative of this organisation can do this."), show_alert=True)
+        return
+    await session.commit()
+    text = ngettext("🔁 {count} later occurrence was updated.", "🔁 {count} later occurrences were updated.", len(changed)).format(
+        count=len(changed))
+    pending = [e for e in changed if e.status == EventStatus.PENDING.value]
+    if pending:
+        text += "\n" + _("📨 Sent to the secretariat for moderation, once for the whole series.")
+    await edit_text(query.message, text, reply_markup=None)
+    await query.answer()
+    if pending:
+        await _send_to_secretariat(bot, session, i18n, settings, pending[0], member)
 
 
 def _weekday_markup(event_id: int, chosen: list[int], locale: str):  # type: ignore[no-untyped-def]

@@ -19,12 +19,11 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramNetworkError, TelegramRetryAfter, TelegramServerError
-
-from bot.org_views import channel_card, content_hash, paused_text, removed_for_role_text
-from bot.services import org_channels as oc
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.org_views import channel_card, content_hash, paused_text, removed_for_role_text
+from bot.services import org_channels as oc
 from db.models import ChatLink, ChatPost, Member, Role, RoleName
 from db.types import utcnow
 from jobs.context import JobContext, get_context

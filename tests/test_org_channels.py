@@ -16,7 +16,7 @@ from db.models import ChatLink, ChatLinkStatus, Event, EventStatus
 from db.types import utcnow
 from jobs.context import JobContext
 from jobs.org_channels import ChatMinuteGate, tick
-from tests.test_events_e2e import I18N, add_member, add_org, appoint, approved_event, messages, tr
+from tests.test_events_e2e import add_member, add_org, appoint, approved_event, messages, tr
 
 CHANNEL = SandboxChat(-1002000000001, "channel", "Ala-Too news")
 GROUP = SandboxChat(-1002000000002, "supergroup", "Ala-Too community")

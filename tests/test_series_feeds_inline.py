@@ -12,7 +12,6 @@ import pytest
 from bot.sandbox.client import SandboxUser
 from bot.services import events as ev
 from bot.services import series as se
-from bot.services.org_feed import organisation_feed
 from bot.web import public_routes, start_http
 from db.models import EventStatus, RsvpStatus
 from db.types import utcnow
@@ -180,3 +179,19 @@ async def test_a_representative_repeats_an_event_weekly_from_the_manage_menu(run
         assert len(ids) == 4 and event.id in ids
         zone = ev.zone_of("Europe/Berlin")
         assert len({s.astimezone(zone).strftime("%a %H:%M") for s in starts}) == 1
+
+
+async def test_editing_the_whole_series_copies_one_occurrences_details_and_sends_it_back_to_moderation(session) -> None:  # type: ignore[no-untyped-def]
+    rep, org = await rep_and_org(session)
+    _series, events = await se.create_series(session, rep, draft(org.id), se.Rule("weekly", weekdays=(5,), count=4), NOW)
+    for event in events:
+        event.status = EventStatus.APPROVED.value
+    zone = ev.zone_of("Europe/Berlin")
+    events[1].title = "Kazakh class, new room"
+    events[1].starts_at = ev.to_utc(datetime(2027, 3, 27, 19, 0), "Europe/Berlin")  # 19:00 instead of 18:30
+    changed = await se.apply_to_series(session, rep, events[1].id, NOW)
+    assert [e.id for e in changed] == [events[2].id, events[3].id]
+    assert events[0].title == "Kazakh class" and events[0].status == EventStatus.APPROVED.value
+    for event in events[2:]:
+        assert event.title == "Kazakh class, new room" and event.status == EventStatus.PENDING.value
+        assert event.starts_at.astimezone(zone).strftime("%a %H:%M") == "Sat 19:00"

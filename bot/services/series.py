@@ -10,13 +10,13 @@ own rule for BYMONTHDAY); the representative is told so before anything is creat
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 
-from dateutil.rrule import MO, TU, WE, TH, FR, SA, SU, MONTHLY, WEEKLY, rrule, rrulestr
+from dateutil.rrule import FR, MO, SA, SU, TH, TU, WE, rrule, rrulestr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.events import InvalidEventField, NotAllowed, check_start, event_from_draft, to_utc
+from bot.services.events import InvalidEventField, NotAllowed, check_start, event_from_draft, to_utc, zone_of
 from bot.services.roles import represents
 from db.models import Event, EventSeries, EventStatus, Member, Organisation, SeriesOccurrence
 from db.repositories import Repo
@@ -209,3 +209,46 @@ async def extend_into_series(session: AsyncSession, member: Member | None, event
     await Repo(session).audit.record("series.submitted", actor_id=member.id, series_id=series.id,
                                      organisation_id=event.organisation_id, occurrences=len(events), rrule=text)
     return series, events
+
+
+_SUBSTANCE = ("title", "description", "venue", "city", "country_code", "latitude", "longitude", "languages", "category", "link")
+
+
+async def apply_to_series(session: AsyncSession, member: Member | None, event_id: int, now: datetime) -> list[Event]:
+    """Edit the whole series: this occurrence's details, time of day and length go to every later one
+    (each keeps its date); changed occurrences go back to moderation unless the organisation is trusted."""
+    from bot.services.events import _event_to_manage
+
+    source = await _event_to_manage(session, member, event_id)
+    series = await series_of(session, source.id)
+    if series is None:
+        raise InvalidEventField("series_none")
+    organisation = await session.get(Organisation, source.organisation_id)
+    zone = zone_of(source.timezone)
+    start_local = source.starts_at.astimezone(zone)
+    duration = (source.ends_at - source.starts_at) if source.ends_at else None
+    changed = []
+    for other in await siblings(session, series.id):
+        if other.id == source.id or other.starts_at <= source.starts_at or other.status == EventStatus.CANCELLED.value:
+            continue
+        day = other.starts_at.astimezone(zone).date()
+        wall = datetime.combine(day, start_local.time().replace(tzinfo=None))
+        try:
+            starts_at = to_utc(wall, source.timezone)
+        except InvalidEventField:
+            continue  # the clocks skip that time on that day: this one keeps its time
+        new = {column: getattr(source, column) for column in _SUBSTANCE}
+        new.update(capacity=source.capacity, starts_at=starts_at, ends_at=starts_at + duration if duration else None,
+                   timezone=source.timezone)
+        if all(getattr(other, key) == value for key, value in new.items()):
+            continue
+        for key, value in new.items():
+            setattr(other, key, value)
+        other.status = EventStatus.APPROVED.value if organisation is not None and organisation.trusted else EventStatus.PENDING.value
+        other.updated_at = now
+        changed.append(other)
+    await session.flush()
+    await Repo(session).audit.record("series.edited", actor_id=member.id if member else None, series_id=series.id,
+                                     source_event_id=source.id, changed=len(changed))
+    return changed
+
