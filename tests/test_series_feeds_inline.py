@@ -195,3 +195,12 @@ async def test_editing_the_whole_series_copies_one_occurrences_details_and_sends
     for event in events[2:]:
         assert event.title == "Kazakh class, new room" and event.status == EventStatus.PENDING.value
         assert event.starts_at.astimezone(zone).strftime("%a %H:%M") == "Sat 19:00"
+
+
+async def test_the_moderation_queue_lists_a_series_once(session) -> None:  # type: ignore[no-untyped-def]
+    rep, org = await rep_and_org(session)
+    single = await approved_event(session, org)
+    single.status = EventStatus.PENDING.value
+    _series, events = await se.create_series(session, rep, draft(org.id), se.Rule("weekly", weekdays=(5,), count=6), NOW)
+    queue, total = await ev.pending_events(session)
+    assert total == 2 and {e.id for e in queue} == {single.id, events[0].id}

@@ -420,7 +420,9 @@ async def update_event(session: AsyncSession, member: Member | None, event_id: i
 
 async def pending_events(session: AsyncSession, limit: int = 10, offset: int = 0) -> tuple[list[Event], int]:
     """The moderation queue, oldest first, and its length."""
-    where = Event.status == EventStatus.PENDING.value
+    from bot.services.series import not_a_later_pending_occurrence  # a series is moderated once
+
+    where = (Event.status == EventStatus.PENDING.value) & not_a_later_pending_occurrence()
     total = await session.scalar(select(func.count()).select_from(Event).where(where)) or 0
     rows = await session.scalars(select(Event).where(where).order_by(Event.created_at, Event.id).offset(offset).limit(limit))
     return list(rows), total

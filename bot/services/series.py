@@ -252,3 +252,15 @@ async def apply_to_series(session: AsyncSession, member: Member | None, event_id
                                      source_event_id=source.id, changed=len(changed))
     return changed
 
+
+
+def not_a_later_pending_occurrence():  # type: ignore[no-untyped-def]
+    """A filter for the moderation queue: of a series' pending occurrences only the earliest is listed
+    (deciding it decides the others)."""
+    from sqlalchemy import and_, exists
+    from sqlalchemy.orm import aliased
+
+    mine, theirs, earlier = aliased(SeriesOccurrence), aliased(SeriesOccurrence), aliased(Event)
+    return ~exists().where(and_(
+        mine.event_id == Event.id, theirs.series_id == mine.series_id, earlier.id == theirs.event_id,
+        earlier.status == EventStatus.PENDING.value, earlier.starts_at < Event.starts_at))
