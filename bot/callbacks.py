@@ -122,3 +122,19 @@ class ConfirmOrgCB(CallbackData, prefix="fresh"):
 
 #: RsvpCB.s codes and the statuses they stand for.
 RSVP_CODES = {"g": RsvpStatus.GOING.value, "m": RsvpStatus.MAYBE.value, "n": RsvpStatus.NOT_GOING.value}
+
+
+class AttendeeMsgCB(CallbackData, prefix="amsg"):
+    """start, t (toggle status v), next, lang (add a language), l (language v), send, discard."""
+
+    a: str
+    id: int = 0
+    v: str = ""
+
+
+class SeriesCB(CallbackData, prefix="ser"):
+    """start, w (weekly), md (monthly on the day), mn (monthly on the nth weekday), d (toggle weekday v), next."""
+
+    a: str
+    id: int = 0
+    v: int = -1

@@ -12,6 +12,8 @@ Public in groups, and why:
 - ``/help``: the list of commands, the same for everyone;
 - ``/atlas`` and its public views (map, countries, registrations, open data): aggregate counts
   with small cells hidden, the same for everyone. The secretariat's breakdowns stay private.
+- ``/post_here``: a representative picks the forum topic for their organisation's event cards;
+  the answer names nothing about anyone.
 
 A new command or button is private until it is added here.
 """
@@ -32,7 +34,7 @@ from aiogram.utils.i18n import I18n
 log = logging.getLogger(__name__)
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
-GROUP_COMMANDS = frozenset({"help", "atlas"})
+GROUP_COMMANDS = frozenset({"help", "atlas", "post_here"})
 GROUP_CALLBACK_PREFIXES = frozenset({"atlas"})
 CALLBACK_SEPARATOR = ":"  # aiogram's CallbackData separator
 

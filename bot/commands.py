@@ -24,6 +24,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("calendar", "Your calendar feed of events"),
     ("submit_event", "Organisations: submit an event"),
     ("my_events", "Organisations: your events"),
+    ("channels", "Organisations: linked channels and groups"),
     ("profile", "Your profile"),
     ("settings", "Notification settings"),
     ("reminders", "Event reminders on or off"),
@@ -47,6 +48,7 @@ _("Diaspora Atlas: where our communities live")
 _("Your calendar feed of events")
 _("Organisations: submit an event")
 _("Organisations: your events")
+_("Organisations: linked channels and groups")
 _("Organisations and events near you")
 _("Search organisations by name or city")
 _("Notification settings")

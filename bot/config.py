@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     atlas_epsilon: float = Field(default=1.0, gt=0, allow_inf_nan=False)
     atlas_lifetime_epsilon: float = Field(default=12.0, gt=0, allow_inf_nan=False)
     atlas_schedule: str = "0 6 1 * *"
+    # Messages a representative may send to one event's attendees in any 24 hours.
+    attendee_messages_per_day: int = Field(default=2, ge=0, le=20)
+    # The bot is one of Telegram's approved third-party verifiers: /verify also marks the linked chats.
+    telegram_verifier: bool = False
 
     @field_validator("secretariat_ids", mode="before")
     @classmethod

@@ -20,7 +20,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiogram import Bot
 from aiogram.exceptions import (
@@ -32,11 +32,12 @@ from aiogram.exceptions import (
 )
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.i18n import resolve_locale
 from bot.services.members import mark_blocked
-from db.models import Member
+from db.models import ChatLink, Member, Role, RoleName
 
 log = logging.getLogger(__name__)
 
@@ -115,3 +116,18 @@ def nudge_after_commit(nudge: Callable[[], object] | None,
     without one the worker's next tick (a few seconds) picks the work up anyway."""
     if nudge is not None and after_commit is not None:
         after_commit(nudge)
+
+
+async def notify_representatives(bot: Bot, session_factory: async_sessionmaker[AsyncSession], i18n: Any, link: ChatLink,
+                                 text_for: Callable[[ChatLink], str]) -> None:
+    """A few private messages to the organisation's representatives (replies of a kind, not a broadcast)."""
+    if link.organisation_id is None:
+        return
+    async with session_factory() as session:
+        representatives = (await session.scalars(
+            select(Member).join(Role, Role.member_id == Member.id)
+            .where(Role.role == RoleName.ORG_REP.value, Role.organisation_id == link.organisation_id, Member.is_active.is_(True))
+        )).unique().all()
+        for member in representatives:
+            await send_rendered(bot, session, i18n, member, lambda locale, zone: (text_for(link), None))
+        await session.commit()

@@ -22,7 +22,8 @@ def public_routes(session_factory: async_sessionmaker[AsyncSession], settings: S
 
     from bot.portal import portal_routes
 
-    routes = [web.get("/atlas.json", atlas), web.get("/ical/{token}.ics", ical_feed_handler(session_factory))]
+    routes = [web.get("/atlas.json", atlas), web.get("/ical/org/{id}.ics", organisation_feed_handler(session_factory)),
+              web.get("/ical/{token}.ics", ical_feed_handler(session_factory))]
     # The portal's catch-all routes come last, after every fixed path above.
     return routes + portal_routes(session_factory, settings)
 
@@ -61,3 +62,22 @@ async def start_http(routes: list[web.RouteDef], host: str, port: int) -> web.Ap
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner
+
+
+def organisation_feed_handler(session_factory: async_sessionmaker[AsyncSession]) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """`GET /ical/org/{id}.ics`: an organisation's public calendar, 404 for an unknown or inactive one."""
+    from bot.numbers import ROW_ID, NumberError, parse_int
+    from bot.services.org_feed import organisation_feed
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        organisation_id = parse_int(request.match_info.get("id", ""), ROW_ID)
+        if isinstance(organisation_id, NumberError):
+            return web.Response(status=404, text="Not found")
+        async with session_factory() as session:
+            body = await organisation_feed(session, organisation_id, datetime.now(timezone.utc))
+        if body is None:
+            return web.Response(status=404, text="Not found")
+        return web.Response(body=body, content_type="text/calendar", charset="utf-8",
+                            headers={"Cache-Control": "public, max-age=900", "Access-Control-Allow-Origin": "*"})
+
+    return handle

@@ -356,3 +356,89 @@ class Notice(Base):
     last_error: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+
+# --- organisations' own channels, attendee messages and series (issue 15) -------------------
+
+class ChatLinkStatus(str, enum.Enum):
+    PENDING = "pending"  # the bot was made administrator; the representative has not confirmed yet
+    ACTIVE = "active"
+    PAUSED = "paused"  # the bot lost its rights (demoted, removed, 403): nothing is posted
+    REMOVED = "removed"  # unlinked by the representative or the secretariat, or the role was lost
+
+
+class ChatLink(Base):
+    """A Telegram channel or group where an organisation's approved events are posted."""
+
+    __tablename__ = "chat_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    chat_type: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str | None] = mapped_column(String(255))
+    is_forum: Mapped[bool] = mapped_column(Boolean, default=False)
+    thread_id: Mapped[int | None] = mapped_column(BigInteger)  # a forum topic chosen by the representative
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    added_by: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    confirmed_by: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    locale: Mapped[str | None] = mapped_column(String(8))  # the language of the posted cards
+    status: Mapped[str] = mapped_column(String(16), default=ChatLinkStatus.PENDING.value)
+    paused_reason: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ChatPost(Base):
+    """One event's card in one linked chat: what was posted, so an edit updates that message."""
+
+    __tablename__ = "chat_posts"
+    __table_args__ = (UniqueConstraint("link_id", "event_id", name="uq_chat_posts_link_event"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    link_id: Mapped[int] = mapped_column(ForeignKey("chat_links.id", ondelete="CASCADE"), index=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    content_hash: Mapped[str | None] = mapped_column(String(64))  # of the text and buttons last sent
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    not_before: Mapped[datetime | None]
+    posted_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime | None]
+
+
+class AttendeeMessage(Base):
+    """A representative's message to the people who answered one event (the log and the daily cap)."""
+
+    __tablename__ = "attendee_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    announcement_id: Mapped[int | None] = mapped_column(ForeignKey("announcements.id", ondelete="SET NULL"))
+    sent_by: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    statuses: Mapped[list[str]] = mapped_column(JSON, default=list)  # going, maybe, waitlisted
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class EventSeries(Base):
+    """A recurring event: the rule (RFC 5545 RRULE in the venue's zone) its occurrences were made from."""
+
+    __tablename__ = "event_series"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    rrule: Mapped[str] = mapped_column(String(300))
+    timezone: Mapped[str] = mapped_column(String(64))
+    first_start_local: Mapped[str] = mapped_column(String(16))  # ISO wall-clock time of the first occurrence
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SeriesOccurrence(Base):
+    """An event that is one occurrence of a series (its own RSVP, capacity, waitlist and reminders)."""
+
+    __tablename__ = "series_occurrences"
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), primary_key=True)
+    series_id: Mapped[int] = mapped_column(ForeignKey("event_series.id", ondelete="CASCADE"), index=True)
+    original_start: Mapped[datetime]  # the rule's instant, kept when one occurrence is moved (RECURRENCE-ID)
+    detached: Mapped[bool] = mapped_column(Boolean, default=False)  # edited on its own

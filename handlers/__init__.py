@@ -14,10 +14,12 @@ def get_routers() -> list[Router]:
     from handlers import (
         announce, atlas, common, directory, event_list, events, fallback, freshness, language, membership, privacy, profile, registration, roles,
     )
+    from handlers import attendee_messages, inline, org_channels, series, verification
 
     routers = [
-        membership.router, registration.router, common.router, event_list.router, profile.router, privacy.router, language.router,
-        roles.router, events.router, directory.router, freshness.router, announce.router, atlas.router, fallback.router,
+        org_channels.router, membership.router, registration.router, common.router, event_list.router, profile.router,
+        privacy.router, language.router, roles.router, verification.router, inline.router, attendee_messages.router,
+        series.router, events.router, directory.router, freshness.router, announce.router, atlas.router, fallback.router,
     ]
     for router in routers:
         router._parent_router = None

@@ -11,6 +11,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import Settings
 from bot.callbacks import CardCB, MapCB, NearbyCB, SearchCB
 from bot.geo import city_name, get_gazetteer
 from bot.i18n import escape, format_distance, format_when
@@ -18,6 +19,7 @@ from bot.keyboards import TICK, share_location_keyboard
 from bot.labels import category_label
 from bot.replies import edit_text
 from bot.services import directory
+from bot.services.org_feed import feed_url
 from bot.services import events as ev
 from bot.views.cards import event_card, organisation_card  # noqa: F401  (event_card: old home)
 from bot.views.events import event_card_view
@@ -152,7 +154,8 @@ def _line(number: int, item: directory.DirectoryItem, locale: str, zone: str | N
 # --- cards -------------------------------------------------------------------------------
 
 @router.callback_query(CardCB.filter())
-async def open_card(query: CallbackQuery, callback_data: CardCB, session: AsyncSession, member: Member | None, i18n: I18n) -> None:
+async def open_card(query: CallbackQuery, callback_data: CardCB, session: AsyncSession, member: Member | None, i18n: I18n,
+                    settings: Settings) -> None:
     locale = i18n.current_locale
     if callback_data.k == "o":
         organisation = await directory.get_organisation(session, callback_data.id)
@@ -161,6 +164,9 @@ async def open_card(query: CallbackQuery, callback_data: CardCB, session: AsyncS
             return
         builder = InlineKeyboardBuilder()
         builder.button(text=_("📍 Show on map"), callback_data=MapCB(k="o", id=organisation.id))
+        if url := feed_url(settings.public_base(), organisation.id):
+            builder.button(text=_("📅 Subscribe to its events"), url=url)
+        builder.adjust(1)
         text, markup = organisation_card(organisation, locale), builder.as_markup()
     else:
         event = await directory.get_event(session, callback_data.id)

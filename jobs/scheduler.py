@@ -82,6 +82,7 @@ def install_standing_jobs(scheduler: AsyncIOScheduler) -> None:
         id="events.reminders",
         replace_existing=True,
     )
+    scheduler.add_job("jobs.org_channels:tick_job", trigger="interval", seconds=15, id="org_channels.tick", replace_existing=True)
     from jobs.atlas import install_release_job  # the Atlas's own differentially private release (ATLAS_SCHEDULE)
 
     install_release_job(scheduler)

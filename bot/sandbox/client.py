@@ -61,6 +61,7 @@ class SandboxChat:
     type: str = "supergroup"
     title: str | None = None
     username: str | None = None
+    is_forum: bool = False
 
 
 ChatRef = SandboxChat | int | None
@@ -152,7 +153,8 @@ class SandboxClient:
         await self._request("POST", f"/sandbox/users/{user.id}", user.profile())
 
     async def send(self, user: SandboxUser, text: str, *, reply_to_message_id: int | None = None,
-                   chat: ChatRef = None, settle: float | None = None, timeout: float | None = None) -> list[Entry]:
+                   chat: ChatRef = None, thread_id: int | None = None, settle: float | None = None,
+                   timeout: float | None = None) -> list[Entry]:
         """Send ``text`` as ``user`` (in the private chat, or in the group ``chat``); return the bot's new actions there.
 
         Returns after the bot reacted and was quiet for ``settle`` seconds, or after
@@ -164,6 +166,8 @@ class SandboxClient:
             body["chat_id"] = chat_id
         if reply_to_message_id is not None:
             body["reply_to_message_id"] = reply_to_message_id
+        if thread_id is not None:
+            body["thread_id"] = thread_id  # a forum topic
         return await self._act(f"/sandbox/users/{user.id}/message", body, chat_id, settle, timeout)
 
     async def share_location(self, user: SandboxUser, latitude: float, longitude: float, *, chat: ChatRef = None,
@@ -248,7 +252,8 @@ class SandboxClient:
                           creator: SandboxUser | None = None) -> None:
         """Create a group, supergroup or channel with ``members`` (the bot is not in it yet)."""
         await self._request("POST", f"/sandbox/chats/{chat.id}",
-                            {"type": chat.type, "title": chat.title, "username": chat.username})
+                            {"type": chat.type, "title": chat.title, "username": chat.username,
+                             **({"is_forum": True} if chat.is_forum else {})})
         if creator is not None:
             await self.set_member(chat, creator, "creator")
         for user in members or []:
@@ -285,6 +290,26 @@ class SandboxClient:
         if author_signature:
             body["author_signature"] = author_signature
         return await self._act(f"/sandbox/chats/{channel.id}/post", body, channel.id, settle, timeout)
+
+    async def create_topic(self, chat: SandboxChat, name: str, *, by: SandboxUser) -> int:
+        """``by`` opens a topic in the forum ``chat``; returns its ``message_thread_id``."""
+        created = await self._request("POST", f"/sandbox/chats/{chat.id}/topics", {"name": name, "by": by.id})
+        return int(created["message_thread_id"])
+
+    async def set_inline_mode(self, enabled: bool = True, placeholder: str | None = None) -> None:
+        """BotFather's /setinline for the sandbox bot."""
+        await self._request("POST", "/sandbox/bot", {"inline": enabled, "placeholder": placeholder})
+
+    async def inline_query(self, user: SandboxUser, query: str, *, chat_type: str = "private",
+                           timeout: float | None = None) -> dict[str, Any]:
+        """``user`` types ``@bot query``; returns the bot's answer (``results``, ``cache_time``, ...)."""
+        created = await self._request("POST", f"/sandbox/users/{user.id}/inline",
+                                      {"query": query, "chat_type": chat_type, **user.profile()})
+        wait = self.timeout if timeout is None else timeout
+        answer = await self._request("POST", f"/sandbox/inline/{created['inline_query_id']}/wait",
+                                     {"timeout": wait}, timeout=wait)
+        answer.pop("ok", None)
+        return answer
 
     async def _chat_event(self, path: str, body: dict[str, Any], chat_id: int,
                           settle: float | None, timeout: float | None) -> list[Entry]:

@@ -63,6 +63,21 @@ Control API (JSON in, JSON out; errors are ``{"ok": false, "error": "..."}``)
     ``POST /sandbox/reset``                            forget all state
     ``POST /sandbox/updates``  body: ``kind``, ``body``, ``chat_id``: queue a raw
         update as given (malformed ones too), for robustness tests
+    ``POST /sandbox/chats/{chat_id}`` with ``is_forum: true`` (supergroups) makes a forum;
+    ``POST /sandbox/chats/{chat_id}/topics``           body ``name``, ``by``: a member opens a
+        topic -> ``{"message_thread_id"}`` (the id of its ``forum_topic_created`` message).
+        User messages take ``thread_id``; the bot's ``message_thread_id`` must name a topic
+        ("message thread not found" otherwise)
+    ``POST /sandbox/bot``                              body ``inline`` (bool), ``placeholder``:
+        BotFather's /setinline (off by default, as for a new bot)
+    ``POST /sandbox/users/{user_id}/inline``           body ``query``, ``chat_type``, ``offset``:
+        the user types ``@bot query`` -> ``{"update_id", "inline_query_id"}``; refused while
+        inline mode is off (Telegram's client sends nothing then)
+    ``POST /sandbox/inline/{inline_query_id}/wait``    body ``timeout`` -> the bot's
+        ``answerInlineQuery`` (``results`` with ``plain`` text of each message, ``cache_time``)
+Limits: besides ``flood_limit``, at most ``group_limit`` (20) new messages a minute in one
+group, supergroup or channel, as Telegram applies it: 429 with ``retry_after`` until the
+oldest of them is a minute old.
 
 Transcript entries (bot output in a chat) are dicts: ``type`` ("message" or
 ``"callback_answer"``), ``message_id``, ``kind`` ("text", "photo", "document",
@@ -333,6 +348,9 @@ class ChatState:
     username: str | None = None
     members: dict[int, str] = field(default_factory=dict)  # user id -> status, groups only
     bot_status: str = "member"  # the bot's own status; "left" until a group adds it
+    is_forum: bool = False
+    topics: dict[int, str] = field(default_factory=dict)  # message_thread_id -> name, forums only
+    group_sends: deque[float] = field(default_factory=deque)  # new messages in the last minute
 
     def __post_init__(self) -> None:
         if self.user is not None and not self.chat_id:
@@ -353,6 +371,8 @@ class ChatState:
         data: dict[str, Any] = {"id": self.chat_id, "type": self.type, "title": self.title or f"Chat {self.chat_id}"}
         if self.username:
             data["username"] = self.username
+        if self.is_forum:
+            data["is_forum"] = True
         return data
 
     def take_message_id(self) -> int:
@@ -394,6 +414,19 @@ class CallbackQueryState:
 
 
 @dataclass
+class InlineQueryState:
+    user_id: int
+    query: str
+    created: float
+    answer: dict[str, Any] | None = None
+
+
+INLINE_ANSWER_TIMEOUT = 10.0  # Telegram refuses an answer to an older query
+INLINE_RESULT_TYPES = ("article", "photo", "gif", "mpeg4_gif", "video", "audio", "voice", "document",
+                       "location", "venue", "contact", "game", "sticker")
+
+
+@dataclass
 class WebhookState:
     url: str
     secret_token: str | None
@@ -416,6 +449,7 @@ class SandboxServer:
         flood_limit: float | None = None,
         strict_html: bool = True,
         webhook_retries: int = 3,
+        group_limit: int | None = 20,
     ) -> None:
         """Create a sandbox for one bot ``token``.
 
@@ -429,6 +463,8 @@ class SandboxServer:
         self.webhook_retries = webhook_retries
         # Seconds added to every Bot API answer over HTTP, as a real network would (tests, benchmarks).
         self.api_latency = 0.0
+        self.group_limit = group_limit
+        self._default_group_limit = group_limit
         bot_id = token.split(":", 1)[0]
         self.bot_user: dict[str, Any] = {
             "id": int(bot_id) if bot_id.isdigit() else 123456,
@@ -450,7 +486,7 @@ class SandboxServer:
                 "sendLocation", "sendVenue", "sendPhoto", "sendDocument", "sendChatAction",
                 "setMyCommands", "getMyCommands", "deleteMyCommands", "getChat", "getFile",
                 "setChatMenuButton", "getChatMenuButton", "getChatMember", "getChatAdministrators",
-                "getChatMemberCount", "leaveChat",
+                "getChatMemberCount", "leaveChat", "answerInlineQuery",
                 "setMyName", "getMyName", "setMyDescription", "getMyDescription",
                 "setMyShortDescription", "getMyShortDescription",
             )
@@ -493,10 +529,14 @@ class SandboxServer:
         self._errors: Counter[str] = Counter()
         self._started_at = time.monotonic()
         self._signal = _Signal()
+        self._inline: dict[str, InlineQueryState] = {}
+        self.bot_user["supports_inline_queries"] = False
+        self.bot_user.pop("inline_placeholder", None)
 
     def reset(self) -> None:
-        """Forget users, chats, updates, webhook, commands and statistics."""
+        """Forget users, chats, updates, webhook, commands and statistics; limits back to their defaults."""
         self._init_state()
+        self.group_limit = self._default_group_limit
         if self._webhook_wakeup is not None:
             self._webhook_wakeup.set()
 
@@ -573,6 +613,10 @@ class SandboxServer:
         r.add_post("/sandbox/chats/{chat_id}", self._c_group)
         r.add_post("/sandbox/chats/{chat_id}/members/{user_id}", self._c_member)
         r.add_post("/sandbox/chats/{chat_id}/post", self._c_post)
+        r.add_post("/sandbox/chats/{chat_id}/topics", self._c_topic)
+        r.add_post("/sandbox/bot", self._c_bot)
+        r.add_post("/sandbox/users/{user_id}/inline", self._c_inline)
+        r.add_post("/sandbox/inline/{query_id}/wait", self._c_inline_wait)
         r.add_post("/sandbox/chats/{chat_id}/fail", self._c_fail)
         r.add_delete("/sandbox/chats/{chat_id}/fail", self._c_unfail)
         r.add_get("/sandbox/stats", self._c_stats)
@@ -825,6 +869,16 @@ class SandboxServer:
     def _commit_message(self, chat: ChatState, entry: dict[str, Any], params: Params) -> dict[str, Any]:
         """Store a new bot message, record the action, return the Message object."""
         entry["reply_to_message_id"] = self._reply_to(chat, params)
+        entry["message_thread_id"] = self._thread(chat, params)
+        if not chat.is_private and self.group_limit:
+            now = time.monotonic()
+            while chat.group_sends and now - chat.group_sends[0] >= 60.0:
+                chat.group_sends.popleft()
+            if len(chat.group_sends) >= self.group_limit:
+                self._counters["group_429"] += 1
+                self._counters["retry_after_429"] += 1
+                raise _retry_after(max(1, math.ceil(chat.group_sends[0] + 60.0 - now)))
+            chat.group_sends.append(now)
         markup = entry["reply_markup"]
         entry["message_id"] = chat.take_message_id()
         chat.entries.append(entry)
@@ -838,6 +892,17 @@ class SandboxServer:
         self._note_send(chat)
         self._record_action(chat, "send", entry)
         return self._message_object(chat, entry)
+
+    def _thread(self, chat: ChatState, params: Params) -> int | None:
+        thread = params.int("message_thread_id")
+        if thread is None:
+            return None
+        if chat.is_forum:
+            if thread not in chat.topics:
+                raise _bad("message thread not found")
+        elif thread not in chat.inbound_by_id and thread not in chat.messages:
+            raise _bad("message thread not found")
+        return thread
 
     def _record_action(self, chat: ChatState, action: str, entry: dict[str, Any]) -> None:
         chat.seq += 1
@@ -855,6 +920,10 @@ class SandboxServer:
         else:
             message["from"] = self.bot_user
         message.update({"chat": chat.to_chat(), "date": entry["date"]})
+        if entry.get("message_thread_id") is not None:
+            message["message_thread_id"] = entry["message_thread_id"]
+            if chat.is_forum:
+                message["is_topic_message"] = True
         if entry["edit_date"]:
             message["edit_date"] = entry["edit_date"]
         kind = entry["kind"]
@@ -1479,7 +1548,7 @@ class SandboxServer:
                 "message_id": message["message_id"]}
 
     def user_text(self, user_id: int, text: str, reply_to_message_id: int | None = None,
-                  chat_id: int | None = None, **profile: Any) -> dict[str, Any]:
+                  chat_id: int | None = None, thread_id: int | None = None, **profile: Any) -> dict[str, Any]:
         """The user sends ``text`` to the bot, or in the group ``chat_id``; commands get a ``bot_command`` entity."""
         if not text or not text.strip():
             raise ControlError("a Telegram client cannot send an empty message")
@@ -1499,6 +1568,11 @@ class SandboxServer:
                 extra["reply_to_message"] = chat.inbound_by_id[reply_to_message_id]
             else:
                 raise ControlError("no such message to reply to")
+        if thread_id is not None:
+            if not chat.is_forum or int(thread_id) not in chat.topics:
+                raise ControlError(f"chat {chat.id} has no topic {thread_id}")
+            extra["message_thread_id"] = int(thread_id)
+            extra["is_topic_message"] = True
         return self._user_message(user, extra, chat)
 
     def user_location(self, user_id: int, latitude: float, longitude: float, chat_id: int | None = None,
@@ -1595,7 +1669,7 @@ class SandboxServer:
     # ------------------------------------------------------------ groups and channels
 
     def upsert_group(self, chat_id: int, type: str = "supergroup", title: str | None = None,
-                     username: str | None = None) -> ChatState:
+                     username: str | None = None, is_forum: bool | None = None) -> ChatState:
         """Create or update a group, supergroup or channel; its id is negative, as on Telegram."""
         if chat_id >= 0:
             raise ControlError("group and channel ids are negative (supergroups and channels: -100...)")
@@ -1611,7 +1685,108 @@ class SandboxServer:
                 raise ControlError(f"chat {chat_id} is a {chat.type}")
             chat.title = title or chat.title
             chat.username = username or chat.username
+        if is_forum is not None:
+            if is_forum and chat.type != "supergroup":
+                raise ControlError("only supergroups can be forums")
+            chat.is_forum = bool(is_forum)
         return chat
+
+    def create_topic(self, chat_id: int, name: str, by: int) -> dict[str, Any]:
+        """A member opens a forum topic; its id is that of the ``forum_topic_created`` service message."""
+        chat = self._chats.get(chat_id)
+        if chat is None or not chat.is_forum:
+            raise ControlError(f"chat {chat_id} is not a forum")
+        if not 1 <= len(name or "") <= 128:
+            raise ControlError("a topic name has 1-128 characters")
+        user = self.upsert_user(by)
+        if chat.members.get(user.id) not in ("creator", "administrator", "member"):
+            raise ControlError(f"user {by} is not a member of chat {chat_id}")
+        message = {"message_id": chat.take_message_id(), "from": user.to_user(), "chat": chat.to_chat(),
+                   "date": int(time.time()), "is_topic_message": True,
+                   "forum_topic_created": {"name": name, "icon_color": 7322096}}
+        message["message_thread_id"] = message["message_id"]
+        chat.topics[message["message_id"]] = name
+        chat.inbound.append(message)
+        chat.inbound_by_id[message["message_id"]] = message
+        seq = chat.seq
+        update_id = self._enqueue("message", message, chat.id) if chat.bot_status in ("creator", "administrator") else None
+        return {"update_id": update_id, "chat_id": chat_id, "seq": seq, "message_thread_id": message["message_id"]}
+
+    # ------------------------------------------------------------ inline mode
+
+    def set_inline_mode(self, enabled: bool, placeholder: str | None = None) -> None:
+        """BotFather's /setinline: Telegram's clients send inline queries only when it is on."""
+        self.bot_user["supports_inline_queries"] = bool(enabled)
+        if enabled and placeholder:
+            self.bot_user["inline_placeholder"] = placeholder
+
+    def user_inline_query(self, user_id: int, query: str, chat_type: str | None = "private",
+                          offset: str = "", **profile: Any) -> dict[str, Any]:
+        """The user types ``@bot query`` in a chat: an ``inline_query`` update."""
+        if not self.bot_user.get("supports_inline_queries"):
+            raise ControlError("inline mode is off for this bot (BotFather /setinline); enable it with POST /sandbox/bot")
+        if len(query) > 256:
+            raise ControlError("a Telegram client sends at most 256 characters of an inline query")
+        user = self.upsert_user(user_id, **profile)
+        query_id = str(secrets.randbits(63))
+        body: dict[str, Any] = {"id": query_id, "from": user.to_user(), "query": query, "offset": offset}
+        if chat_type:
+            body["chat_type"] = chat_type
+        self._inline[query_id] = InlineQueryState(user.id, query, time.monotonic())
+        update_id = self._enqueue("inline_query", body, None)
+        return {"update_id": update_id, "inline_query_id": query_id}
+
+    async def wait_inline_answer(self, query_id: str, timeout: float = 10.0) -> dict[str, Any]:
+        state = self._inline.get(query_id)
+        if state is None:
+            raise ControlError(f"no inline query {query_id}")
+        deadline = time.monotonic() + timeout
+        while state.answer is None and time.monotonic() < deadline:
+            await self._signal.wait(deadline - time.monotonic())
+        if state.answer is None:
+            raise ControlError("the bot did not answer the inline query in time")
+        return state.answer
+
+    async def _m_answerInlineQuery(self, params: Params) -> Any:
+        query_id = params.str("inline_query_id") or ""
+        state = self._inline.get(query_id)
+        if state is None or state.answer is not None or time.monotonic() - state.created > INLINE_ANSWER_TIMEOUT:
+            raise _bad("query is too old and response timeout expired or query ID is invalid")
+        results = params.json("results", "can't parse inline query results JSON object")
+        if not isinstance(results, list):
+            raise _bad("can't parse inline query results JSON object")
+        if len(results) > 50:
+            raise _bad("RESULTS_TOO_MUCH")
+        seen: set[str] = set()
+        shown = []
+        for result in results:
+            if not isinstance(result, dict) or result.get("type") not in INLINE_RESULT_TYPES:
+                raise _bad("RESULT_TYPE_INVALID")
+            result_id = str(result.get("id") or "")
+            if not 1 <= len(result_id.encode("utf-8")) <= 64:
+                raise _bad("RESULT_ID_INVALID")
+            if result_id in seen:
+                raise _bad("RESULT_ID_DUPLICATE")
+            seen.add(result_id)
+            item = copy.deepcopy(result)
+            if result["type"] == "article":
+                if not result.get("title"):
+                    raise _bad("RESULT_TITLE_EMPTY")
+                content = result.get("input_message_content")
+                if not isinstance(content, dict) or not content.get("message_text"):
+                    raise _bad("MESSAGE_EMPTY")
+                content_params = Params({"parse_mode": content.get("parse_mode"), "entities": content.get("entities")})
+                item["plain"], item["entities"] = self._format(str(content["message_text"]), content_params, caption=False)
+            if result.get("reply_markup") is not None:
+                item["reply_markup"] = _validate_markup(result["reply_markup"])
+                if "inline_keyboard" not in item["reply_markup"]:
+                    raise _bad("inline keyboard expected")
+            shown.append(item)
+        cache_time = params.int("cache_time")
+        state.answer = {"results": shown, "cache_time": 300 if cache_time is None else cache_time,
+                        "is_personal": params.bool("is_personal"), "next_offset": params.str("next_offset") or ""}
+        self._signal.notify()
+        return True
 
     def set_member(self, chat_id: int, user_id: int, status: str, by: int | None = None) -> dict[str, Any]:
         """A user joins, leaves, is promoted or banned; for the bot's own id, the bot is added or removed.
@@ -1837,6 +2012,7 @@ class SandboxServer:
             "sent_messages": len(times),
             "retry_after_429": self._counters["retry_after_429"],
             "flood_429": self._counters["flood_429"],
+            "group_429": self._counters["group_429"],
             "max_per_second": _max_in_window(times),
             "per_chat_violations": violations,
             "per_chat": per_chat,
@@ -1967,7 +2143,8 @@ class SandboxServer:
 
     async def _c_group(self, request: web.Request) -> web.Response:
         def run(body: dict[str, Any], chat_id: int) -> Any:
-            chat = self.upsert_group(chat_id, str(body.get("type", "supergroup")), body.get("title"), body.get("username"))
+            chat = self.upsert_group(chat_id, str(body.get("type", "supergroup")), body.get("title"), body.get("username"),
+                                     body.get("is_forum"))
             return {"chat": chat.to_chat(), "bot_status": chat.bot_status}
         return await _control(request, run, id_key="chat_id")
 
@@ -1988,6 +2165,36 @@ class SandboxServer:
                 raise ControlError("'text' is required")
             return self.channel_post(chat_id, text, body.get("author_signature"))
         return await _control(request, run, id_key="chat_id")
+
+    async def _c_topic(self, request: web.Request) -> web.Response:
+        def run(body: dict[str, Any], chat_id: int) -> Any:
+            if body.get("by") is None:
+                raise ControlError("'by' (the member opening the topic) is required")
+            return self.create_topic(chat_id, str(body.get("name") or ""), int(body["by"]))
+        return await _control(request, run, id_key="chat_id")
+
+    async def _c_bot(self, request: web.Request) -> web.Response:
+        def run(body: dict[str, Any], _id: int) -> Any:
+            if "inline" in body:
+                self.set_inline_mode(bool(body["inline"]), body.get("placeholder"))
+            return {"bot": self.bot_user}
+        return await _control(request, run, id_key="none")
+
+    async def _c_inline(self, request: web.Request) -> web.Response:
+        def run(body: dict[str, Any], uid: int) -> Any:
+            query = body.pop("query", "")
+            if not isinstance(query, str):
+                raise ControlError("'query' must be a string")
+            return self.user_inline_query(uid, query, body.pop("chat_type", "private"), str(body.pop("offset", "")), **body)
+        return await _control(request, run)
+
+    async def _c_inline_wait(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json() if request.can_read_body else {}
+            answer = await self.wait_inline_answer(request.match_info["query_id"], float(body.get("timeout", 10.0)))
+        except ControlError as exc:
+            return web.json_response({"ok": False, "error": str(exc)}, status=exc.status)
+        return web.json_response({"ok": True, **answer})
 
     async def _c_fail(self, request: web.Request) -> web.Response:
         def run(body: dict[str, Any], chat_id: int) -> Any:

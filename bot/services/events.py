@@ -419,7 +419,9 @@ async def update_event(session: AsyncSession, member: Member | None, event_id: i
 
 async def pending_events(session: AsyncSession, limit: int = 10, offset: int = 0) -> tuple[list[Event], int]:
     """The moderation queue, oldest first, and its length."""
-    where = Event.status == EventStatus.PENDING.value
+    from bot.services.series import not_a_later_pending_occurrence  # a series is moderated once
+
+    where = (Event.status == EventStatus.PENDING.value) & not_a_later_pending_occurrence()
     total = await session.scalar(select(func.count()).select_from(Event).where(where)) or 0
     rows = await session.scalars(select(Event).where(where).order_by(Event.created_at, Event.id).offset(offset).limit(limit))
     return list(rows), total
@@ -443,6 +445,9 @@ async def approve_event(session: AsyncSession, actor: Member | None, event_id: i
     event.status, event.reject_reason, event.updated_at = EventStatus.APPROVED.value, None, now
     await session.flush()
     await Repo(session).audit.record("event.approved", actor_id=actor.id if actor else None, event_id=event.id, at=now.isoformat())
+    from bot.services.series import decide_siblings  # a series is moderated once
+
+    await decide_siblings(session, event, now)
     return event
 
 
@@ -455,6 +460,9 @@ async def reject_event(session: AsyncSession, actor: Member | None, event_id: in
     await session.flush()
     await Repo(session).audit.record("event.rejected", actor_id=actor.id if actor else None, event_id=event.id,
                                      reason=reason, at=now.isoformat())
+    from bot.services.series import decide_siblings
+
+    await decide_siblings(session, event, now)
     return event
 
 

@@ -34,7 +34,7 @@ def event_card(event: Event, host: Organisation | None, locale: str, zone: str |
     """An event's public card, its time in the member's time zone (else the venue's)."""
     lines = [f"📅 <b>{escape(event.title)}</b>"]
     if host is not None:
-        lines.append(_("Organised by {name}").format(name=escape(host.name)))
+        lines.append(_("Organised by {name}").format(name=escape(host.name) + (" ✔️" if host.verified else "")))
     when = format_when(event.starts_at, locale, zone or event.timezone, "full")
     lines.append(_("When: {value}").format(value=when))
     place = ", ".join(p for p in (event.venue, event.city) if p)

@@ -11,7 +11,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.callbacks import RSVP_CODES, EventCB, MapCB, ModCB, RsvpCB
+from bot.callbacks import RSVP_CODES, AttendeeMsgCB, EventCB, MapCB, ModCB, RsvpCB, SeriesCB
 from bot.i18n import escape, format_when, pgettext
 from bot.keyboards import TICK
 from bot.labels import interest_label
@@ -159,7 +159,14 @@ def manage_keyboard(event: Event) -> InlineKeyboardMarkup:
     if event.status != EventStatus.CANCELLED.value:
         builder.button(text=_("❌ Cancel the event"), callback_data=EventCB(a="cancel", id=event.id))
     builder.button(text=_("👥 Attendees"), callback_data=EventCB(a="att", id=event.id))
-    builder.adjust(2, 1)
+    rows = []
+    if event.status in (EventStatus.APPROVED.value, EventStatus.CANCELLED.value):
+        builder.button(text=_("✉️ Message attendees"), callback_data=AttendeeMsgCB(a="start", id=event.id))
+        rows.append(1)
+    if event.status != EventStatus.CANCELLED.value:
+        builder.button(text=_("🔁 Repeat"), callback_data=SeriesCB(a="start", id=event.id))
+        rows.append(1)
+    builder.adjust(2, 1, *rows)
     return builder.as_markup()
 
 
