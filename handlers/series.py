@@ -25,7 +25,7 @@ from bot.keyboards import TICK
 from bot.replies import edit_markup, edit_text
 from bot.services import events as ev
 from bot.services import series as se
-from bot.services.numbers import IntRange, NumberError, parse_int
+from bot.numbers import IntRange, NumberError, parse_int
 from db.models import EventStatus, Member
 from db.types import utcnow
 

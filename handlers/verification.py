@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.i18n import escape
-from bot.services.numbers import ROW_ID, NumberError, parse_int
+from bot.numbers import ROW_ID, NumberError, parse_int
 from bot.services.roles import is_secretariat
 from db.models import ChatLink, ChatLinkStatus, Member, Organisation
 from db.repositories import Repo
