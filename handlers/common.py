@@ -27,7 +27,7 @@ async def send_help(message: Message) -> None:
             "/mydata — get all your data as a file\n"
             "/delete — erase all your data\n"
             "/help — this message\n\n"
-            "<b>Organisations</b>: /submit_event, /my_events\n"
+            "<b>Organisations</b>: /submit_event, /my_events, /channels\n"
             "<b>Secretariat</b>: /announce, /scheduled, /pending, /grant, /revoke, /trust"
         )
     )

@@ -62,7 +62,8 @@ async def test_standing_jobs_are_installed_afresh_at_each_start_and_never_twice(
             install_standing_jobs(scheduler)  # installing again replaces, never duplicates
             ids = [job.id for job in scheduler.get_jobs()]
             assert {"housekeeping.purge_abandoned", "announcements.tick", "events.reminders", "digest.weekly",
-                    "freshness.ask_representatives", "freshness.catch_up", "atlas.release"} == set(ids)
+                    "freshness.ask_representatives", "freshness.catch_up", "atlas.release",
+                    "org_channels.tick"} == set(ids)
             assert len(ids) == len(set(ids))
         finally:
             scheduler.shutdown(wait=False)

@@ -78,7 +78,7 @@ async def test_a_series_is_moderated_once_and_each_occurrence_has_its_own_rsvp(s
     assert waiting.rsvp.waitlisted and not other_week.rsvp.waitlisted  # capacity 1 per occurrence
 
 
-async def test_the_organisation_feed_carries_the_rule_and_excludes_cancelled_occurrences(session, session_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_the_organisation_feed_carries_the_rule_and_excludes_cancelled_occurrences(session, session_factory, bot_settings) -> None:  # type: ignore[no-untyped-def]
     rep, org = await rep_and_org(session)
     org.trusted = True
     single = await approved_event(session, org, starts_at=utcnow() + timedelta(days=3))
@@ -87,7 +87,7 @@ async def test_the_organisation_feed_carries_the_rule_and_excludes_cancelled_occ
                                              se.Rule("weekly", weekdays=(start.weekday(),), count=5), utcnow())
     events[2].status = EventStatus.CANCELLED.value
     await session.commit()
-    runner = await start_http(public_routes(session_factory, None), "127.0.0.1", 0)  # type: ignore[arg-type]
+    runner = await start_http(public_routes(session_factory, bot_settings), "127.0.0.1", 0)
     try:
         port = runner.addresses[0][1]
         async with aiohttp.ClientSession() as http:
