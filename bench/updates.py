@@ -282,8 +282,10 @@ def _bot_env(url: str, api_base: str, extra: dict[str, str]) -> dict[str, str]:
 
 
 def start_real(url: str, api_base: str, extra: dict[str, str], args: list[str]) -> subprocess.Popen[bytes]:
+    # The bot's own log (warnings and errors) goes to a file beside the database, for a failed run.
+    log = (SQLITE_DIR / f"bot-{os.getpid()}-{args[0]}.log").open("ab")
     return subprocess.Popen([sys.executable, "-m", "bot", *args], cwd=SQLITE_DIR, env=_bot_env(url, api_base, extra),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=log)
 
 
 def start_bare(api_base: str) -> subprocess.Popen[bytes]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import ClientDecodeError, TelegramAPIError
 from aiogram.types import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeChat
 from aiogram.utils.i18n import I18n
 
@@ -96,7 +96,7 @@ async def set_chat_menu(bot: Bot, i18n: I18n, chat_id: int, locale: str) -> bool
     the phone's language). A failure is logged, never raised: the menu is a convenience."""
     try:
         await bot.set_my_commands(commands_for(i18n, locale), scope=BotCommandScopeChat(chat_id=chat_id))
-    except TelegramAPIError as error:
+    except (TelegramAPIError, ClientDecodeError) as error:
         log.warning("could not set the command menu of chat %s: %s", chat_id, error)
         return False
     return True
@@ -121,7 +121,7 @@ async def register_profile(bot: Bot, i18n: I18n, default_locale: str) -> None:
                     continue
                 await put(**{field: text}, language_code=language)
                 changed += 1
-            except TelegramAPIError as error:
+            except (TelegramAPIError, ClientDecodeError) as error:  # refused, or an answer we cannot read
                 log.warning("could not set the bot's %s (%s): %s; skipping the rest of it", field, language or "default", error)
                 break
     log.info("bot profile: %d texts changed", changed)

@@ -10,7 +10,7 @@ import logging
 import re
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import ClientDecodeError, TelegramAPIError
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ async def remember_bot(bot: Bot) -> str | None:
     if _username is None:
         try:
             _username = (await bot.me()).username
-        except TelegramAPIError as error:
+        except (TelegramAPIError, ClientDecodeError) as error:
             log.warning("no username for share links: %s", error)
     return _username
 

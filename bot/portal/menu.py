@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import ClientDecodeError, TelegramAPIError
 from aiogram.types import MenuButtonWebApp, WebAppInfo
 
 from bot.portal.settings import PortalSettings
@@ -24,7 +24,7 @@ async def set_menu_button(bot: Bot, portal_settings: PortalSettings | None = Non
         return False
     try:
         await bot.set_chat_menu_button(menu_button=MenuButtonWebApp(text="Kardeş", web_app=WebAppInfo(url=f"{url}/{locale}/app")))
-    except TelegramAPIError as error:
+    except (TelegramAPIError, ClientDecodeError) as error:
         log.warning("portal: the menu button was not set: %s", error)
         return False
     return True
