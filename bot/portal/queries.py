@@ -243,14 +243,7 @@ class PortalData:
         entries = index.entries
         for token in tokens:
             entries = [e for e in entries if token in e.haystack]
-        if filters.country:
-            entries = [e for e in entries if e.country == filters.country]
-        if filters.category:
-            entries = [e for e in entries if e.category == filters.category]
-        if filters.language:
-            entries = [e for e in entries if filters.language in e.languages]
-        if city_key:
-            entries = [e for e in entries if e.city_key == city_key]
+        entries = _by_place_category_language(entries, filters, city_key)
         if tokens:  # names starting with the query, then names containing it, then city/category matches
             entries = [e for _rank, _key, e in sorted(
                 (0 if any(name.startswith(phrase) for name in e.names) else
@@ -309,14 +302,7 @@ class PortalData:
         entries = index.entries[first:last]
         if filters.organisation:
             entries = [e for e in entries if e.organisation_id == filters.organisation]
-        if filters.country:
-            entries = [e for e in entries if e.country == filters.country]
-        if filters.category:
-            entries = [e for e in entries if e.category == filters.category]
-        if filters.language:
-            entries = [e for e in entries if filters.language in e.languages]
-        if city_key:
-            entries = [e for e in entries if e.city_key == city_key]
+        entries = _by_place_category_language(entries, filters, city_key)
         matched = entries
         total = len(matched)
         pages = max(1, -(-total // page_size))
@@ -369,3 +355,16 @@ class PortalData:
                     Event.status == EventStatus.APPROVED.value, Event.starts_at >= now, Event.is_sample.is_(False),
                     Organisation.is_active.is_(True)).order_by(Event.starts_at).limit(max(0, limit - len(orgs)))))
         return orgs, events
+
+
+def _by_place_category_language(entries: list[Any], filters: Filters, city_key: str) -> list[Any]:
+    """The filters organisations and events share, one pass per condition given."""
+    if filters.country:
+        entries = [e for e in entries if e.country == filters.country]
+    if filters.category:
+        entries = [e for e in entries if e.category == filters.category]
+    if filters.language:
+        entries = [e for e in entries if filters.language in e.languages]
+    if city_key:
+        entries = [e for e in entries if e.city_key == city_key]
+    return entries
