@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,13 +16,59 @@ from db.models import Base
 from db.session import create_engine, create_session_factory
 
 
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1"… when pytest-xdist runs the suite in parallel
+
+
+def _own_postgresql_database(url: str) -> tuple[str, Callable[[], None]]:
+    """A worker's own database beside TEST_DATABASE_URL's (kardes_ci_gw0…), made afresh; and its dropper.
+
+    Parallel workers cannot share one database: every test empties the tables first.
+    """
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url)
+    name = f"{base.database}_{WORKER}"
+    admin = base.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+
+    def run(statement: str) -> None:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(statement)
+
+    run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    run(f'CREATE DATABASE "{name}"')
+    return base.set(database=name).render_as_string(hide_password=False), lambda: run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """TEST_DATABASE_URL when given (PostgreSQL in CI), else a fresh SQLite file; migrated once."""
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """TEST_DATABASE_URL when given (PostgreSQL in CI), else a fresh SQLite file; migrated once.
+
+    Under pytest-xdist each worker has its own: a SQLite file in its own temporary folder, or a
+    PostgreSQL database of its own next to TEST_DATABASE_URL's.
+    """
     url = os.environ.get("TEST_DATABASE_URL") or f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+    drop: Callable[[], None] | None = None
+    if WORKER and url.startswith("postgresql"):
+        url, drop = _own_postgresql_database(url)
     url = load_settings(database_url=url).database_url
     upgrade(url)
-    return url
+    yield url
+    if drop is not None:
+        drop()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str | None:
+    """TEST_REDIS_URL (CI sets it); under pytest-xdist each worker takes its own database number below it."""
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url or not WORKER:
+        return url
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    number = int(parts.path.strip("/") or 0) - int(WORKER.removeprefix("gw"))
+    return parts._replace(path=f"/{number % 16}").geturl()
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,10 @@ done instead of after a quiet period; the bot still talks HTTP to the sandbox.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
+import os
+import subprocess
 from dataclasses import dataclass, field
 
 from aiogram import Bot
@@ -61,3 +65,28 @@ async def start_bot(sandbox: SandboxServer, settings: Settings) -> RunningBot:
 
 def client_for(sandbox: SandboxServer) -> SandboxClient:
     return SandboxClient(sandbox.base_url)
+
+
+def kardes(args: list[str], database_url: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`kardes ARGS` in this process, with the database and `env` in the environment; call it in a thread
+    (the commands run their own event loop).
+
+    The same `bot.cli.main` the console script runs, without paying a new interpreter's start-up
+    (aiogram alone takes seconds to import); the tests about the process itself (no token, a fresh
+    checkout, the demo, a signal) start a real one."""
+    from bot.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    overrides = {"DATABASE_URL": database_url, **env}
+    saved = {name: os.environ.get(name) for name in overrides}
+    os.environ.update(overrides)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(list(args))
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())

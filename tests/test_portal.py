@@ -377,20 +377,3 @@ async def test_atlas_page_shows_margins_of_a_noisy_release(portal: TestClient, m
     assert "± 6" in html and "geometric" in html and "ε = 1.0" in html
     assert "fewer than 5" in html and "Germany" in html
     assert "margin of error at 95 percent confidence" in html
-
-
-def test_make_demo_prints_the_portal_address(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    import os
-    import subprocess
-    import sys
-
-    from tests.conftest import ROOT
-
-    script = tmp_path / "chat.txt"
-    script.write_text("/quit\n", encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("DATABASE_URL", None)
-    result = subprocess.run([sys.executable, "-m", "bot", "demo", "--script", str(script)], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=180)
-    assert result.returncode == 0, result.stderr
-    assert re.search(r"^Portal: http://127\.0\.0\.1:\d+/ ", result.stdout, re.M)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import io
 import os
+import re
 import subprocess
 import sys
 from datetime import timedelta
@@ -20,7 +21,7 @@ from db.types import utcnow
 from jobs.housekeeping import purge_abandoned
 from jobs.scheduler import create_scheduler, install_standing_jobs
 from tests.conftest import ROOT
-from tests.harness import RunningBot
+from tests.harness import RunningBot, kardes
 
 
 def test_demo_script_greets_and_switches_language(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -38,6 +39,7 @@ def test_demo_script_greets_and_switches_language(tmp_path) -> None:  # type: ig
     assert f"bot: (edited) {switched}" in out, "pressing 3 switched the chat to Kazakh"
     assert "Sizinle Türkçe konuşacağım" in out, "user 2 with a Turkish Telegram is greeted in Turkish"
     assert (tmp_path / "data" / "kardes.sqlite3").exists()
+    assert re.search(r"^Portal: http://127\.0\.0\.1:\d+/ ", out, re.M), "the demo says where its portal is"
 
 
 async def test_abandoned_conversations_are_forgotten_after_30_days(session) -> None:  # type: ignore[no-untyped-def]
@@ -70,10 +72,10 @@ async def test_standing_jobs_are_installed_afresh_at_each_start_and_never_twice(
 
 
 @pytest.mark.skipif(not os.environ.get("TEST_REDIS_URL"), reason="TEST_REDIS_URL is not set (CI sets it)")
-async def test_with_redis_a_restart_mid_registration_resumes(bot_settings, client, session_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_with_redis_a_restart_mid_registration_resumes(bot_settings, client, session_factory, redis_url) -> None:  # type: ignore[no-untyped-def]
     from redis.asyncio import Redis
 
-    url = os.environ["TEST_REDIS_URL"]
+    url = redis_url
     redis = Redis.from_url(url)
     await redis.flushdb()
     await redis.aclose()
@@ -95,24 +97,7 @@ async def test_with_redis_a_restart_mid_registration_resumes(bot_settings, clien
 
 
 def _kardes(args: list[str], database_url: str, cwd) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
-    """`kardes ARGS` in this process (call it in a thread: the commands run their own event loop).
-
-    The same `bot.cli.main` the console script runs, with the database in the environment; the
-    tests that need a real process (no token, a fresh checkout, the demo) start one."""
-    from bot.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    saved = os.environ.get("DATABASE_URL")
-    os.environ["DATABASE_URL"] = database_url
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main(list(args))
-    finally:
-        if saved is None:
-            os.environ.pop("DATABASE_URL", None)
-        else:
-            os.environ["DATABASE_URL"] = saved
-    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+    return kardes(args, database_url)
 
 
 async def test_import_command_reports_bad_rows_and_imports_nothing_then_round_trips(database_url, session, tmp_path) -> None:  # type: ignore[no-untyped-def]
