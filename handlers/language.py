@@ -63,10 +63,9 @@ async def choose_language(
     else:
         # Not registered yet: remember the choice with the conversation, not as personal data.
         await state.update_data(locale=callback_data.code)
-    with i18n.use_locale(callback_data.code):
+    with i18n.use_locale(callback_data.code):  # the reply in the new language (committed before it is sent)
         text = _("Language set: English. Send /help to see what I can do.")
         await edit_text(query.message, text)
         await query.answer()
     if member is not None:
-        await session.commit()  # before the Bot API call below: no write held open across it
         await set_chat_menu(query.bot, i18n, query.from_user.id, callback_data.code)  # type: ignore[arg-type]

@@ -400,9 +400,9 @@ async def _finish(query: CallbackQuery, state: FSMContext, session: AsyncSession
     answers = {**data.get("draft", {}), **draft, "consent_at": data.get("consent_at"), "consent_version": data.get("consent_version")}
     member = await reg.complete_registration(session, query.from_user.id, data.get("locale", "en"), answers)
     await state.clear()
+    # Each Bot API call commits the update first (bot/transaction.py): the member is stored before this reply.
     await message.answer(_("You are registered. Welcome to the community! Here is what we keep about you:"))
     await show_profile(message, member)
-    await session.commit()  # the menu call below must not hold the new member's row open
     await set_chat_menu(query.bot, I18n.get_current(), query.from_user.id, member.locale or "en")  # type: ignore[arg-type]
     if target is not None:  # they came through a card's link: now the card
         await open_card_link(message, session, member, target, member.locale or "en")
