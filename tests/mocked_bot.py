@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.base import BaseSession
@@ -24,7 +25,9 @@ from aiogram.enums import ParseMode
 from aiogram.methods import TelegramMethod
 from aiogram.types import Update
 
+from bot.app import App, create_app
 from bot.transaction import CommitBeforeRequest
+from tests.conftest import test_settings
 
 MESSAGE_METHODS = {"SendMessage", "SendPhoto", "SendDocument", "SendLocation", "SendVenue",
                    "EditMessageText", "EditMessageReplyMarkup", "EditMessageCaption"}
@@ -105,6 +108,15 @@ class RecordingSession(BaseSession):
             message.pop("reply_markup", None)  # an edit without a keyboard drops it, as on Telegram
         self.messages[(chat_id, message["message_id"])] = message
         return message
+
+
+@pytest.fixture
+async def mocked_app(database_url: str, session_factory: Any) -> AsyncIterator[App]:
+    """The bot's app (dispatcher, middlewares, routers) on the test database; no Bot API server.
+    A test module takes it with `from tests.mocked_bot import mocked_app`."""
+    app = create_app(test_settings(database_url, "http://127.0.0.1:9", "42:TEST"))
+    yield app
+    await app.close()
 
 
 def recording_bot() -> tuple[Bot, RecordingSession]:

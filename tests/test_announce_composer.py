@@ -10,15 +10,13 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import delete, select
 
-from bot.app import create_app
 from bot.geo import get_gazetteer
 from bot.i18n import LANGUAGE_NAMES
 from bot.labels import language_label, language_list
 from db.models import Announcement, AnnouncementStatus, Role
 from tests.chat import labels, ntr, tr
-from tests.conftest import test_settings as settings_for
 from tests.factories import add_member, make_secretariat
-from tests.mocked_bot import Chat, answers, recording_bot, texts
+from tests.mocked_bot import Chat, answers, mocked_app, recording_bot, texts  # noqa: F401  (mocked_app: a fixture)
 
 SECRETARY = 900_001
 EXPIRED = "This menu has expired. Please start again."
@@ -31,20 +29,13 @@ KAZAKH = language_label("kk", "en")
 
 
 @pytest.fixture
-async def app(database_url: str, session_factory):  # type: ignore[no-untyped-def]
-    app = create_app(settings_for(database_url, "http://127.0.0.1:9", "42:TEST"))
-    yield app
-    await app.close()
-
-
-@pytest.fixture
 def secretary_locale() -> str:
     """The secretary's language (a test parametrizes it to see the composer in another one)."""
     return "en"
 
 
 @pytest.fixture
-async def fresh(app, session, secretary_locale: str) -> AsyncIterator[Chat]:  # type: ignore[no-untyped-def]
+async def fresh(mocked_app, session, secretary_locale: str) -> AsyncIterator[Chat]:  # type: ignore[no-untyped-def]
     """A secretary (role in the database, Berlin time) and three members: in France (speaks
     Turkish), in Germany (Turkish), in Germany (Kazakh)."""
     secretary = await add_member(session, SECRETARY, locale=secretary_locale, timezone="Europe/Berlin")
@@ -53,7 +44,7 @@ async def fresh(app, session, secretary_locale: str) -> AsyncIterator[Chat]:  # 
         await add_member(session, 800_000 + n, country_code="DE" if n else "FR", languages=["kk"] if n == 2 else ["tr"])
     await session.commit()
     bot, recorder = recording_bot()
-    yield Chat(app.dispatcher, bot, recorder, SECRETARY)
+    yield Chat(mocked_app.dispatcher, bot, recorder, SECRETARY)
     await bot.session.close()
 
 
@@ -433,14 +424,14 @@ async def test_confirm_refuses_an_audience_nobody_matches(chat, session) -> None
     assert menu_of(chat), "the menu stays, to widen the audience"
 
 
-async def test_confirm_nudges_the_worker_once_the_announcement_is_committed(chat, app, session_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_confirm_nudges_the_worker_once_the_announcement_is_committed(chat, mocked_app, session_factory) -> None:  # type: ignore[no-untyped-def]
     seen: list[int] = []
 
     async def nudge() -> None:  # what the worker would find, from its own session
         async with session_factory() as other:
             seen.extend((await other.scalars(select(Announcement.progress_message_id))).all())
 
-    app.dispatcher["nudge_worker"] = nudge
+    mocked_app.dispatcher["nudge_worker"] = nudge
     confirmed = await chat.press(tr("✅ Confirm"))
     progress = next(r for r in confirmed if r.method == "SendMessage")
     assert seen == [progress.result.message_id], "committed with its progress message before the nudge"
@@ -454,11 +445,11 @@ async def test_a_secretary_whose_role_was_revoked_is_refused_at_the_next_press(c
     assert texts(refused) == []
 
 
-async def test_a_member_without_the_role_cannot_start(app, session) -> None:  # type: ignore[no-untyped-def]
+async def test_a_member_without_the_role_cannot_start(mocked_app, session) -> None:  # type: ignore[no-untyped-def]
     await add_member(session, 800_020)
     await session.commit()
     bot, recorder = recording_bot()
-    member = Chat(app.dispatcher, bot, recorder, 800_020)
+    member = Chat(mocked_app.dispatcher, bot, recorder, 800_020)
     assert texts(await member.send("/announce")) == [tr("Only the secretariat can do this.")]
     assert texts(await member.send("/scheduled")) == [tr("Only the secretariat can do this.")]
 

@@ -8,32 +8,23 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import select
 
-from bot.app import create_app
 from bot.i18n import LANGUAGE_NAMES
 from db.models import Member
 from tests.chat import msgid_starting, tr
-from tests.conftest import test_settings as settings_for
 from tests.factories import add_member
-from tests.mocked_bot import Chat, Request, answers, recording_bot, texts
+from tests.mocked_bot import Chat, Request, answers, mocked_app, recording_bot, texts  # noqa: F401  (mocked_app: a fixture)
 
 MEMBER = 720_001
 LANGUAGE_SET = "Language set: English. Send /help to see what I can do."
 
 
 @pytest.fixture
-async def app(database_url: str, session_factory):  # type: ignore[no-untyped-def]
-    app = create_app(settings_for(database_url, "http://127.0.0.1:9", "42:TEST"))
-    yield app
-    await app.close()
-
-
-@pytest.fixture
-async def chat(app, session) -> AsyncIterator[Chat]:  # type: ignore[no-untyped-def]
+async def chat(mocked_app, session) -> AsyncIterator[Chat]:  # type: ignore[no-untyped-def]
     """A registered member who reads English (their Telegram is Russian: the stored choice wins)."""
     await add_member(session, MEMBER, locale="en")
     await session.commit()
     bot, recorder = recording_bot()
-    yield Chat(app.dispatcher, bot, recorder, MEMBER, language_code="ru")
+    yield Chat(mocked_app.dispatcher, bot, recorder, MEMBER, language_code="ru")
     await bot.session.close()
 
 
@@ -72,9 +63,9 @@ async def test_the_choice_is_stored_before_the_reply(chat, session_factory) -> N
     assert seen == ["tk"]
 
 
-async def test_a_newcomer_chooses_before_registering_and_is_greeted_in_it(app) -> None:  # type: ignore[no-untyped-def]
+async def test_a_newcomer_chooses_before_registering_and_is_greeted_in_it(mocked_app) -> None:  # type: ignore[no-untyped-def]
     bot, recorder = recording_bot()
-    newcomer = Chat(app.dispatcher, bot, recorder, 720_999, language_code="en")
+    newcomer = Chat(mocked_app.dispatcher, bot, recorder, 720_999, language_code="en")
     await newcomer.send("/language")
     chosen = await newcomer.press(LANGUAGE_NAMES["az"])
     assert texts(chosen) == [tr(LANGUAGE_SET, "az")]

@@ -8,13 +8,11 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import delete, select
 
-from bot.app import create_app
 from bot.i18n import LANGUAGE_NAMES
 from db.models import Member
 from tests.chat import msgid_starting, tr
-from tests.conftest import test_settings as settings_for
 from tests.factories import add_member, add_org
-from tests.mocked_bot import Chat, answers, recording_bot, texts
+from tests.mocked_bot import Chat, answers, mocked_app, recording_bot, texts  # noqa: F401  (mocked_app: a fixture)
 
 MEMBER = 700_001
 LOCALE = "tr"
@@ -30,30 +28,23 @@ def t(msgid: str) -> str:
 
 
 @pytest.fixture
-async def app(database_url: str, session_factory):  # type: ignore[no-untyped-def]
-    app = create_app(settings_for(database_url, "http://127.0.0.1:9", "42:TEST"))
-    yield app
-    await app.close()
-
-
-@pytest.fixture
-async def chat(app, session) -> AsyncIterator[Chat]:  # type: ignore[no-untyped-def]
+async def chat(mocked_app, session) -> AsyncIterator[Chat]:  # type: ignore[no-untyped-def]
     """A registered member who speaks Turkish to the bot, living in Berlin, with the main menu open."""
     await add_member(session, MEMBER, locale=LOCALE, display_name="Aylin", latitude=52.52, longitude=13.405,
                      city_name="Berlin", country_code="DE", timezone="Europe/Berlin", radius_km=25)
     await session.commit()
     bot, recorder = recording_bot()
-    chat = Chat(app.dispatcher, bot, recorder, MEMBER)
+    chat = Chat(mocked_app.dispatcher, bot, recorder, MEMBER)
     await chat.send("/start")
     yield chat
     await bot.session.close()
 
 
 @pytest.fixture
-async def stranger(app) -> AsyncIterator[Chat]:  # type: ignore[no-untyped-def]
+async def stranger(mocked_app) -> AsyncIterator[Chat]:  # type: ignore[no-untyped-def]
     """Someone who never registered."""
     bot, recorder = recording_bot()
-    yield Chat(app.dispatcher, bot, recorder, 700_999)
+    yield Chat(mocked_app.dispatcher, bot, recorder, 700_999)
     await bot.session.close()
 
 

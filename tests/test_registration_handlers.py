@@ -9,15 +9,13 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import select
 
-from bot.app import create_app
 from bot.commands import COMMANDS
 from bot.i18n import LANGUAGE_NAMES
 from bot.labels import country_label
 from bot.services.registration import PRIVACY_VERSION
 from db.models import Member
 from tests.chat import msgid_starting, tr
-from tests.conftest import test_settings as settings_for
-from tests.mocked_bot import Chat, Request, recording_bot, texts
+from tests.mocked_bot import Chat, Request, mocked_app, recording_bot, texts  # noqa: F401  (mocked_app: a fixture)
 
 NEWCOMER = 710_001
 GREETING = "Hello! I am Kardeş, the bot of the Turkic-speaking diaspora. I will speak English with you. Tap your language to continue."
@@ -26,17 +24,10 @@ REGISTERED = "You are registered. Welcome to the community! Here is what we keep
 
 
 @pytest.fixture
-async def app(database_url: str, session_factory):  # type: ignore[no-untyped-def]
-    app = create_app(settings_for(database_url, "http://127.0.0.1:9", "42:TEST"))
-    yield app
-    await app.close()
-
-
-@pytest.fixture
-async def chat(app) -> AsyncIterator[Chat]:  # type: ignore[no-untyped-def]
+async def chat(mocked_app) -> AsyncIterator[Chat]:  # type: ignore[no-untyped-def]
     """A newcomer whose Telegram is set to Kazakh."""
     bot, recorder = recording_bot()
-    yield Chat(app.dispatcher, bot, recorder, NEWCOMER, language_code="kk")
+    yield Chat(mocked_app.dispatcher, bot, recorder, NEWCOMER, language_code="kk")
     await bot.session.close()
 
 
