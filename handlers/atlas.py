@@ -1,5 +1,8 @@
 """/atlas: the latest differentially private release of the Diaspora Atlas, and for the
-secretariat its breakdowns and the making of a new release (role checked on every press)."""
+secretariat its breakdowns and the making of a new release (role checked on every press).
+
+No handler here commits: the update's reads end before each reply (bot/transaction.py commits
+before every Bot API request), so nothing is held open while a chart is drawn or sent."""
 
 from __future__ import annotations
 
@@ -73,7 +76,6 @@ def _eps_is(value: float, locale: str) -> str:
 async def atlas_command(message: Message, session: AsyncSession, member: Member | None, i18n: I18n, settings: object) -> None:
     secretariat = await is_secretariat(session, member, _secretariat_ids(settings))
     document = await service.public_atlas(session)
-    await session.commit()  # nothing is held open while we talk to the Bot API
     zone = member.timezone if member is not None else None
     await message.answer(render_atlas(document, i18n.current_locale, zone), reply_markup=atlas_keyboard(secretariat))
 
@@ -162,7 +164,6 @@ async def atlas_view(query: CallbackQuery, callback_data: AtlasCB, session: Asyn
         await query.answer(_("This menu has expired. Please start again."), show_alert=True)
         return
     document = await service.public_atlas(session)
-    await session.commit()
     if callback_data.view == "data":
         payload = json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
         await query.message.answer_document(  # type: ignore[union-attr]
@@ -213,7 +214,6 @@ async def atlas_breakdown(query: CallbackQuery, callback_data: AtlasBreakdownCB,
         await query.answer(_("This menu has expired. Please start again."), show_alert=True)
         return
     tables = await service.breakdowns(session)
-    await session.commit()
     text = render_breakdown(callback_data.table, tables.get(callback_data.table), titles[callback_data.table], i18n.current_locale)
     await query.message.answer(text)  # type: ignore[union-attr]
     await query.answer()
@@ -272,7 +272,6 @@ async def atlas_release(query: CallbackQuery, callback_data: AtlasReleaseCB, ses
     locale = i18n.current_locale
     epsilon, lifetime = float(settings.atlas_epsilon), float(settings.atlas_lifetime_epsilon)
     state = await service.budget(session, epsilon, lifetime)
-    await session.commit()
     if callback_data.action == "cancel":
         await query.message.edit_text(_("No release was made."), reply_markup=None)  # type: ignore[union-attr]
         await query.answer()
@@ -310,7 +309,6 @@ async def atlas_release(query: CallbackQuery, callback_data: AtlasReleaseCB, ses
         return
     state = await service.budget(session, epsilon, lifetime)
     document = dict(release.public)
-    await session.commit()
     await query.message.answer(  # type: ignore[union-attr]
         _("Release {n} is published.").format(n=format_number(release.id, locale)) + "\n" + _budget_line(state, locale))
     await query.message.answer(render_atlas(document, locale, member.timezone if member else None))  # type: ignore[union-attr]

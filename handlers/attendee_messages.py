@@ -22,6 +22,7 @@ from bot.replies import edit_markup, edit_text
 from bot.services import attendee_messages as am
 from bot.services import events as ev
 from bot.services.announcements import AnnouncementError, check_text
+from bot.views.announce import error_text as announcement_error
 from db.models import Member
 from db.types import utcnow
 
@@ -125,8 +126,6 @@ async def next_step(query: CallbackQuery, state: FSMContext, i18n: I18n, session
 
 @router.message(AttendeeForm.text, F.text, ~F.text.startswith("/"))
 async def text_given(message: Message, state: FSMContext, session: AsyncSession) -> None:
-    from handlers.announce import error_text as announcement_error
-
     try:
         text = check_text(message.html_text if message.entities else (message.text or ""))
     except AnnouncementError as error:
@@ -203,7 +202,6 @@ async def send(query: CallbackQuery, state: FSMContext, session: AsyncSession, m
         await query.answer(error_text(error.code, settings), show_alert=True)
         return
     await state.clear()
-    await session.commit()
     await edit_text(query.message, ngettext("📨 Sending to {count} person. This message shows the progress.",
                                             "📨 Sending to {count} people. This message shows the progress.", sent.recipients).format(
                                                 count=sent.recipients), reply_markup=None)

@@ -1,11 +1,15 @@
-"""/help."""
+"""/help, also from the main menu."""
 
 from __future__ import annotations
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.filters import Command
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
+
+from bot.callbacks import MenuCB
+from bot.views import tell_not_registered
+from db.models import Member
 
 router = Router(name="common")
 
@@ -36,3 +40,12 @@ async def send_help(message: Message) -> None:
 @router.message(Command("help"))
 async def help_(message: Message) -> None:
     await send_help(message)
+
+
+@router.callback_query(MenuCB.filter(F.action == "help"))
+async def help_from_menu(query: CallbackQuery, member: Member | None) -> None:
+    if member is None:
+        await tell_not_registered(query)
+        return
+    await send_help(query.message)  # type: ignore[arg-type]
+    await query.answer()

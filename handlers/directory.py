@@ -12,7 +12,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.callbacks import CardCB, MapCB, NearbyCB, SearchCB
+from bot.callbacks import CardCB, MapCB, MenuCB, NearbyCB, SearchCB
 from bot.geo import city_name, get_gazetteer
 from bot.i18n import escape, format_distance, format_when
 from bot.keyboards import TICK, share_location_keyboard
@@ -22,6 +22,7 @@ from bot.services import directory
 from bot.services.org_feed import feed_url
 from bot.services import events as ev
 from bot.views.cards import event_card, organisation_card  # noqa: F401  (event_card: old home)
+from bot.views import tell_not_registered
 from bot.views.events import event_card_view
 from db.models import Event, Member, Organisation
 
@@ -48,6 +49,15 @@ async def nearby_command(message: Message, session: AsyncSession, member: Member
     view = NearbyCB(lat=round(member.latitude * 100), lon=round(member.longitude * 100), r=_radius(member.radius_km))
     text, markup = await render_nearby(session, view, member, i18n.current_locale)
     await message.answer(text, reply_markup=markup)
+
+
+@router.callback_query(MenuCB.filter(F.action == "nearby"))
+async def nearby_from_menu(query: CallbackQuery, session: AsyncSession, member: Member | None, i18n: I18n) -> None:
+    if member is None:
+        await tell_not_registered(query)
+        return
+    await nearby_command(query.message, session, member, i18n)  # type: ignore[arg-type]
+    await query.answer()
 
 
 @router.message(StateFilter(None), F.location)

@@ -1,22 +1,23 @@
-"""/mydata (a JSON export of everything stored) and /delete (erase it)."""
+"""/mydata (a JSON export of everything stored, also from the main menu) and /delete (erase it)."""
 
 from __future__ import annotations
 
 import json
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.callbacks import EraseCB
+from bot.callbacks import EraseCB, MenuCB
 from bot.filters import CurrentMenu
 from bot.keyboards import erase_keyboard
 from bot.replies import edit_text
 from bot.services.registration import erase_member, export_member_data
 from bot.states import Erasure
+from bot.views import tell_not_registered
 from db.models import Member
 
 router = Router(name="privacy")
@@ -38,6 +39,15 @@ async def send_my_data(message: Message, session: AsyncSession, member: Member |
 @router.message(Command("mydata"))
 async def my_data(message: Message, session: AsyncSession, member: Member | None) -> None:
     await send_my_data(message, session, member)
+
+
+@router.callback_query(MenuCB.filter(F.action == "mydata"))
+async def my_data_from_menu(query: CallbackQuery, session: AsyncSession, member: Member | None) -> None:
+    if member is None:
+        await tell_not_registered(query)
+        return
+    await send_my_data(query.message, session, member)  # type: ignore[arg-type]
+    await query.answer()
 
 
 @router.message(Command("delete"))

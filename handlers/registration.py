@@ -1,19 +1,21 @@
 """/start for a newcomer: language → privacy notice → name → place → origin → languages →
-interests → notifications → summary. The same steps edit a registered member's profile."""
+interests → notifications → summary. The same steps edit a registered member's profile: the
+profile's edit buttons, /settings and the main menu's "Notifications" open one step in editing
+mode, and its answer is saved at once (`_save_if_editing`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from aiogram import F, Router
-from aiogram.filters import CommandObject, CommandStart, StateFilter
+from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, Message, ReplyKeyboardRemove
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.callbacks import CityCB, ConsentCB, DoneCB, LanguageCB, NotifyCB, OriginCB, ToggleCB
+from bot.callbacks import CityCB, ConsentCB, DoneCB, LanguageCB, MenuCB, NotifyCB, OriginCB, ProfileCB, ToggleCB
 from bot.commands import set_chat_menu
 from bot.config import LOCALES
 from bot.deeplinks import parse_payload
@@ -35,7 +37,7 @@ from bot.open_card import send_card
 from bot.replies import edit_markup, edit_text
 from bot.services import registration as reg
 from bot.states import Registration
-from bot.views import show_main_menu, show_profile
+from bot.views import show_main_menu, show_profile, tell_not_registered
 from db.models import Member
 from db.types import utcnow
 
@@ -46,6 +48,7 @@ BUTTON_STEPS = (
     Registration.language, Registration.consent, Registration.origin,
     Registration.languages, Registration.interests, Registration.notifications,
 )
+EDITABLE = ("name", "place", "origin", "languages", "interests", "notifications")  # the profile's fields asked here
 
 
 async def _menu(message: Message, state: FSMContext, text: str, markup: Any = None) -> Message:
@@ -397,12 +400,65 @@ async def _finish(query: CallbackQuery, state: FSMContext, session: AsyncSession
     answers = {**data.get("draft", {}), **draft, "consent_at": data.get("consent_at"), "consent_version": data.get("consent_version")}
     member = await reg.complete_registration(session, query.from_user.id, data.get("locale", "en"), answers)
     await state.clear()
+    # Each Bot API call commits the update first (bot/transaction.py): the member is stored before this reply.
     await message.answer(_("You are registered. Welcome to the community! Here is what we keep about you:"))
     await show_profile(message, member)
-    await session.commit()  # the menu call below must not hold the new member's row open
     await set_chat_menu(query.bot, I18n.get_current(), query.from_user.id, member.locale or "en")  # type: ignore[arg-type]
     if target is not None:  # they came through a card's link: now the card
         await open_card_link(message, session, member, target, member.locale or "en")
+
+
+# --- editing the profile -----------------------------------------------------------------
+
+@router.message(Command("settings"))
+async def settings_command(message: Message, member: Member | None, state: FSMContext, i18n: I18n) -> None:
+    if member is None:
+        await tell_not_registered(message)
+        return
+    await start_editing(message, state, member, "notifications", i18n.current_locale)
+
+
+@router.callback_query(MenuCB.filter(F.action == "settings"))
+async def settings_from_menu(query: CallbackQuery, member: Member | None, state: FSMContext, i18n: I18n) -> None:
+    if member is None:
+        await tell_not_registered(query)
+        return
+    await start_editing(query.message, state, member, "notifications", i18n.current_locale)  # type: ignore[arg-type]
+    await query.answer()
+
+
+@router.callback_query(ProfileCB.filter(F.field.in_(EDITABLE)))
+async def edit_field(query: CallbackQuery, callback_data: ProfileCB, member: Member | None, state: FSMContext, i18n: I18n) -> None:
+    if member is None:
+        await tell_not_registered(query)
+        return
+    await query.answer()
+    await start_editing(query.message, state, member, callback_data.field, i18n.current_locale)  # type: ignore[arg-type]
+
+
+async def start_editing(message: Message, state: FSMContext, member: Member, field: str, locale: str) -> None:
+    """Open one questionnaire step, pre-filled from the profile, in editing mode."""
+    draft = {
+        "languages": list(member.languages or []),
+        "interests": list(member.interests or []),
+        "notify_announcements": member.notify_announcements,
+        "notify_events": member.notify_events,
+        "digest_weekly": member.digest_weekly,
+        "radius_km": member.radius_km,
+        "quiet": [member.quiet_start, member.quiet_end] if member.quiet_start and member.quiet_end else None,
+    }
+    await state.clear()
+    await state.update_data(editing=True, draft=draft)
+    if field == "name":
+        await ask_name(message, state)
+    elif field == "place":
+        await ask_place(message, state)
+    elif field == "origin":
+        await ask_origin(message, state, locale)
+    elif field in ("languages", "interests"):
+        await ask_toggles(message, state, field, locale)
+    else:
+        await ask_notifications(message, state)
 
 
 # --- shared ------------------------------------------------------------------------------

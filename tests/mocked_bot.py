@@ -4,23 +4,30 @@ and a small chat driver on top of it: unit tests of single handlers through the 
 
 The session answers what a Bot API server would: a message for every send or edit, `True` for
 the rest; each answer goes through aiogram's own `check_response`, so a request the bot could not
-parse back fails the test here as it would in production.
+parse back fails the test here as it would in production. As in production (bot/app.create_bot),
+the update's transaction is committed before every request (bot/transaction.CommitBeforeRequest).
+A test can look at the database at the moment of a request, or make the request fail (`probes`).
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.base import BaseSession
 from aiogram.enums import ParseMode
 from aiogram.methods import TelegramMethod
 from aiogram.types import Update
+
+from bot.app import App, create_app
+from bot.transaction import CommitBeforeRequest
+from tests.conftest import test_settings
 
 MESSAGE_METHODS = {"SendMessage", "SendPhoto", "SendDocument", "SendLocation", "SendVenue",
                    "EditMessageText", "EditMessageReplyMarkup", "EditMessageCaption"}
@@ -51,6 +58,8 @@ class RecordingSession(BaseSession):
         super().__init__()
         self.requests: list[Request] = []
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}  # (chat, message_id) -> the message as shown now
+        # Awaited with each request before it is answered (after the commit); one that raises fails the request.
+        self.probes: list[Callable[[Request], Awaitable[None]]] = []
         self._ids = itertools.count(1)
 
     async def close(self) -> None:
@@ -67,10 +76,12 @@ class RecordingSession(BaseSession):
             if prepared is not None and prepared != "":
                 params[key] = prepared
         name = type(method).__name__
+        request = Request(name, params)
+        for probe in self.probes:
+            await probe(request)
         result: Any = True
         if name in MESSAGE_METHODS:
             result = self._message_for(name, params)
-        request = Request(name, params)
         self.requests.append(request)
         response = self.check_response(bot, method, 200, json.dumps({"ok": True, "result": result}))
         request.result = response.result
@@ -99,8 +110,18 @@ class RecordingSession(BaseSession):
         return message
 
 
+@pytest.fixture
+async def mocked_app(database_url: str, session_factory: Any) -> AsyncIterator[App]:
+    """The bot's app (dispatcher, middlewares, routers) on the test database; no Bot API server.
+    A test module takes it with `from tests.mocked_bot import mocked_app`."""
+    app = create_app(test_settings(database_url, "http://127.0.0.1:9", "42:TEST"))
+    yield app
+    await app.close()
+
+
 def recording_bot() -> tuple[Bot, RecordingSession]:
     session = RecordingSession()
+    session.middleware(CommitBeforeRequest())
     return Bot("42:TEST", session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML)), session
 
 

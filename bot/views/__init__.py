@@ -1,8 +1,8 @@
-"""Screens shown from several flows: the main menu and the profile card."""
+"""Screens shown from several flows: the main menu, the profile card, "register first"."""
 
 from __future__ import annotations
 
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.i18n import LANGUAGE_NAMES, escape
@@ -44,3 +44,16 @@ def profile_text(member: Member) -> str:
 
 async def show_profile(message: Message, member: Member) -> None:
     await message.answer(profile_text(member), reply_markup=profile_keyboard())
+
+
+def not_registered_text() -> str:
+    return _("You are not registered yet. Send /start to begin.")
+
+
+async def tell_not_registered(target: Message | CallbackQuery) -> None:
+    """The answer to a member's command or button (the main menu's, the profile's) from someone who
+    is not registered, or no longer: a button press gets an alert."""
+    if isinstance(target, CallbackQuery):
+        await target.answer(not_registered_text(), show_alert=True)
+    else:
+        await target.answer(not_registered_text())
