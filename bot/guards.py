@@ -24,18 +24,13 @@ from typing import Any
 from aiogram import BaseMiddleware, Router
 from aiogram.fsm.state import StatesGroup
 from aiogram.types import CallbackQuery, Message, TelegramObject
-from aiogram.utils.i18n import gettext as _
 
 from bot.services.events import represented_organisations
 from bot.services.roles import is_secretariat
-from bot.views.events import representative_only
+from bot.views.events import representative_only, secretariat_only
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 Refusal = Callable[[], str]
-
-
-def secretariat_only() -> str:
-    return _("Only the secretariat can do this.")
 
 
 class RoleGuard(BaseMiddleware):

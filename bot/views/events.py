@@ -49,6 +49,10 @@ def expired_text() -> str:
     return _("This menu has expired. Please start again.")
 
 
+def secretariat_only() -> str:
+    return _("Only the secretariat can do this.")
+
+
 def representative_only() -> str:
     """The refusal of an action on an event or organisation the member does not represent."""
     return _("Only a representative of this organisation can do this.")
@@ -70,7 +74,7 @@ def decision_refusal(error: Exception) -> str:
         return _("This event has already been decided: it is {status}.").format(status=status_label(error.status))
     if isinstance(error, ev.EventNotFound):
         return _("This entry is no longer listed.")
-    return _("Only the secretariat can do this.")
+    return secretariat_only()
 
 
 def counts_line(counts: ev.RsvpCounts | None, capacity: int | None) -> str | None:
