@@ -138,3 +138,11 @@ class SeriesCB(CallbackData, prefix="ser"):
     a: str
     id: int = 0
     v: int = -1
+
+
+class LinkCB(CallbackData, prefix="chl"):
+    """A chat linked to an organisation (handlers/org_channels.py): ok (link to organisation o), no (decline), rm (unlink)."""
+
+    a: str
+    id: int
+    o: int = 0

@@ -36,8 +36,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.i18n import resolve_locale
-from bot.services.members import mark_blocked
-from db.models import ChatLink, Member, Role, RoleName
+from bot.services.members import mark_blocked, members_by_telegram_ids
+from bot.services.roles import secretariat_chat_ids
+from bot.views.events import moderation_keyboard, moderation_text
+from db.models import ChatLink, Event, Member, Organisation, Role, RoleName
 
 log = logging.getLogger(__name__)
 
@@ -131,3 +133,16 @@ async def notify_representatives(bot: Bot, session_factory: async_sessionmaker[A
         for member in representatives:
             await send_rendered(bot, session, i18n, member, lambda locale, zone: (text_for(link), None))
         await session.commit()
+
+
+async def send_to_secretariat(bot: Bot, session: AsyncSession, i18n: I18n, secretariat_ids: frozenset[int],
+                              event: Event, submitter: Member | None) -> None:
+    """An event (or the first occurrence of a series) to moderate, with Approve / Reject, to each
+    secretariat member in their language: a few people, not a broadcast."""
+    host = await session.get(Organisation, event.organisation_id)
+    chat_ids = await secretariat_chat_ids(session, secretariat_ids)
+    readers = await members_by_telegram_ids(session, chat_ids)
+    for chat_id in chat_ids:
+        reader = readers.get(chat_id) or Member(telegram_id=chat_id, locale=None, timezone=None)
+        await send_rendered(bot, session, i18n, reader, lambda locale, zone: (
+            moderation_text(event, host, submitter, locale, zone), moderation_keyboard(event)))

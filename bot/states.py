@@ -44,3 +44,11 @@ class EventForm(StatesGroup):
 
 class RejectForm(StatesGroup):
     reason = State()
+
+
+class SeriesForm(StatesGroup):
+    """🔁 Repeat an event (handlers/series.py)."""
+
+    kind = State()
+    weekdays = State()
+    end = State()

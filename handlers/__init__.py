@@ -17,9 +17,9 @@ def get_routers() -> list[Router]:
     from handlers import attendee_messages, inline, org_channels, series, verification
 
     routers = [
-        org_channels.router, membership.router, registration.router, common.router, event_list.router, profile.router,
+        org_channels.router, org_channels.representatives, membership.router, registration.router, common.router, event_list.router, profile.router,
         privacy.router, language.router, roles.router, verification.router, inline.router, attendee_messages.router,
-        series.router, events.router, directory.router, freshness.router, announce.router, atlas.router, fallback.router,
+        series.router, *events.routers, directory.router, freshness.router, announce.router, atlas.router, fallback.router,
     ]
     for router in routers:
         router._parent_router = None

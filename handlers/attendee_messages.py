@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.callbacks import AttendeeMsgCB
 from bot.config import LOCALES, Settings
 from bot.filters import CurrentMenu
+from bot.guards import guard_representatives
 from bot.i18n import LANGUAGE_NAMES, escape
 from bot.keyboards import TICK
 from bot.replies import edit_markup, edit_text
@@ -26,7 +27,7 @@ from bot.views.announce import error_text as announcement_error
 from db.models import Member
 from db.types import utcnow
 
-router = Router(name="attendee_messages")
+router = guard_representatives(Router(name="attendee_messages"))  # the service checks the event
 
 
 class AttendeeForm(StatesGroup):

@@ -1,41 +1,46 @@
 """Organisations' channels and groups: the bot made administrator asks, in private, the person
 who did it to link the chat to their organisation; /channels lists and removes links
-(representatives their own, the secretariat all); /post_here picks a forum topic."""
+(representatives their own, the secretariat all); /post_here picks a forum topic.
+
+Two routers: `router` for what anyone may meet (the bot's rights changing in a chat, declining a
+link one was asked about, /post_here in a group, where the service checks the chat's
+organisation), and `representatives`, behind the representatives' guard (/channels, linking and
+unlinking)."""
 
 from __future__ import annotations
 
 import logging
 
-from aiogram import Bot, Router
+from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, ChatMemberUpdated, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.callbacks import LinkCB
 from bot.config import Settings
+from bot.guards import guard_representatives
 from bot.i18n import escape
+from bot.notify import notify_representatives
 from bot.org_views import chat_name, link_question, link_refused_text, linked_text, paused_text
 from bot.replies import edit_text
 from bot.services import org_channels as oc
 from bot.services.events import represented_organisations
-from bot.services.roles import is_secretariat
-from bot.notify import notify_representatives
+from bot.views.events import representative_only
 from db.models import ChatLinkStatus, Member
 
 log = logging.getLogger(__name__)
 router = Router(name="org_channels")
 
 
-class LinkCB(CallbackData, prefix="chl"):
-    """ok (link to organisation o), no (decline), rm (unlink)."""
+def _channels_refusal() -> str:
+    return _("Only representatives of an organisation and the secretariat can see linked chats.")
 
-    a: str
-    id: int
-    o: int = 0
+
+representatives = guard_representatives(Router(name="org_channels.representatives"), refusal=_channels_refusal)
 
 
 async def _not_private(update: ChatMemberUpdated) -> bool:
@@ -52,8 +57,7 @@ async def bot_rights_changed(update: ChatMemberUpdated, session: AsyncSession, m
         is_forum=bool(update.chat.is_forum), able=able, actor=member, reason=f"bot status: {new.status}")
     if change is None:
         return
-    await session.commit()  # no transaction stays open across the Bot API calls below
-    if change.paused:
+    if change.paused:  # the change is committed before the first message goes out (bot/transaction.py)
         await notify_representatives(bot, session_factory, i18n, change.link, paused_text)
         return
     if not change.ask:
@@ -77,35 +81,37 @@ async def _say(bot: Bot, chat_id: int, text: str, markup: object = None) -> None
         log.info("could not write to %s about a chat link: %s", chat_id, error)
 
 
-@router.callback_query(LinkCB.filter())
+@router.callback_query(LinkCB.filter(F.a == "no"))
+async def link_declined(query: CallbackQuery, callback_data: LinkCB, session: AsyncSession, member: Member | None) -> None:
+    """Whoever was asked may say no, even without the role (nothing is linked)."""
+    try:
+        await oc.decline(session, member, callback_data.id)
+    except oc.LinkRefused:
+        await query.answer(representative_only(), show_alert=True)
+        return
+    await edit_text(query.message, _("All right: that chat is not linked."), reply_markup=None)
+    await query.answer()
+
+
+@representatives.callback_query(LinkCB.filter(F.a.in_({"ok", "rm"})))
 async def link_button(query: CallbackQuery, callback_data: LinkCB, session: AsyncSession, member: Member | None,
                       settings: Settings) -> None:
     try:
         if callback_data.a == "ok":
             link, organisation = await oc.confirm(session, member, callback_data.id, callback_data.o)
             text = linked_text(link, organisation)
-        elif callback_data.a == "no":
-            await oc.decline(session, member, callback_data.id)
-            text = _("All right: that chat is not linked.")
-        elif callback_data.a == "rm":
+        else:
             link = await oc.unlink(session, member, callback_data.id, settings.secretariat_ids)
             text = _("Unlinked: nothing more will be posted in <b>{chat}</b>.").format(chat=chat_name(link))
-        else:
-            raise oc.LinkRefused()
     except oc.LinkRefused:
-        await query.answer(_("Only a representative of this organisation can do this."), show_alert=True)
+        await query.answer(representative_only(), show_alert=True)
         return
-    await session.commit()
     await edit_text(query.message, text, reply_markup=None)
     await query.answer()
 
 
-@router.message(Command("channels"))
+@representatives.message(Command("channels"))
 async def channels_command(message: Message, session: AsyncSession, member: Member | None, settings: Settings) -> None:
-    secretariat = await is_secretariat(session, member, settings.secretariat_ids)
-    if not secretariat and not await represented_organisations(session, member):
-        await message.answer(_("Only representatives of an organisation and the secretariat can see linked chats."))
-        return
     rows = await oc.visible_links(session, member, settings.secretariat_ids)
     if not rows:
         await message.answer(_("No channel or group is linked yet. Add me as an administrator of your channel or group, "
@@ -130,6 +136,6 @@ async def post_here(message: Message, session: AsyncSession, member: Member | No
     try:
         await oc.set_topic(session, member, message.chat.id, thread)
     except oc.LinkRefused:
-        await message.answer(_("Only a representative of this organisation can do this."))
+        await message.answer(representative_only())
         return
     await message.answer(_("From now on, events are posted in this topic."))

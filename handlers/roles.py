@@ -1,4 +1,6 @@
-"""The secretariat's role commands: /grant and /revoke a representative, /trust and /untrust an organisation."""
+"""The secretariat's role commands: /grant and /revoke a representative, /trust and /untrust an organisation.
+
+Every handler here is behind the secretariat's guard (bot/guards.py)."""
 
 from __future__ import annotations
 
@@ -10,14 +12,14 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.guards import guard
 from bot.i18n import escape
-from bot.services import events as ev
-from bot.numbers import ROW_ID, TELEGRAM_ID, NumberError, parse_int
-from bot.services.roles import is_secretariat
-from db.models import Member, Organisation
 from bot.notify import send_rendered
+from bot.numbers import ROW_ID, TELEGRAM_ID, NumberError, parse_int
+from bot.services import events as ev
+from db.models import Member, Organisation
 
-router = Router(name="roles")
+router = guard(Router(name="roles"))
 
 
 def _two_ids(command: CommandObject, locale: str) -> tuple[int, int] | None:
@@ -38,10 +40,7 @@ def granted_text(organisation: Organisation) -> str:
 
 @router.message(Command("grant", "revoke"))
 async def grant_or_revoke(message: Message, command: CommandObject, session: AsyncSession, member: Member | None,
-                          settings: Settings, bot: Bot, i18n: I18n) -> None:
-    if not await is_secretariat(session, member, settings.secretariat_ids):
-        await message.answer(_("Only the secretariat can do this."))
-        return
+                          bot: Bot, i18n: I18n) -> None:
     ids = _two_ids(command, i18n.current_locale)
     if ids is None:
         await message.answer(escape(_("Usage: /{command} <Telegram id> <organisation id>").format(command=command.command)))
@@ -61,7 +60,6 @@ async def grant_or_revoke(message: Message, command: CommandObject, session: Asy
         await message.answer(_("{id} now represents <b>{name}</b>.").format(id=telegram_id, name=escape(organisation.name)))
         target = (await ev.members_by_telegram_ids(session, [telegram_id])).get(telegram_id)
         if target is not None:
-            await session.commit()
             await send_rendered(bot, session, i18n, target, lambda locale, zone: (granted_text(organisation), None))
         return
     if await ev.revoke_role(session, telegram_id, organisation_id, revoked_by=actor):
@@ -73,9 +71,6 @@ async def grant_or_revoke(message: Message, command: CommandObject, session: Asy
 @router.message(Command("trust", "untrust"))
 async def trust(message: Message, command: CommandObject, session: AsyncSession, member: Member | None, settings: Settings,
                 i18n: I18n) -> None:
-    if not await is_secretariat(session, member, settings.secretariat_ids):
-        await message.answer(_("Only the secretariat can do this."))
-        return
     organisation_id = parse_int(command.args, ROW_ID, i18n.current_locale)
     if isinstance(organisation_id, NumberError):
         await message.answer(escape(_("Usage: /{command} <organisation id>").format(command=command.command)))

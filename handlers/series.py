@@ -1,5 +1,7 @@
 """🔁 Repeat an event: weekly on chosen weekdays, monthly on the same day or the same weekday of the
-month ("the second Saturday"), a number of times or until a date. The series is moderated once."""
+month ("the second Saturday"), a number of times or until a date. The series is moderated once.
+
+Behind the representatives' guard; whether this member may repeat this event, the service decides."""
 
 from __future__ import annotations
 
@@ -8,52 +10,39 @@ from datetime import date
 
 from aiogram import Bot, F, Router
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.i18n import ngettext
-from aiogram.utils.keyboard import InlineKeyboardBuilder
-from babel.dates import get_day_names
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.callbacks import SeriesCB
 from bot.config import Settings
 from bot.filters import CurrentMenu
-from bot.i18n import babel_locale, escape, format_when
-from bot.keyboards import TICK
+from bot.guards import guard_representatives
+from bot.notify import send_to_secretariat
+from bot.numbers import IntRange, NumberError, parse_int
 from bot.replies import edit_markup, edit_text
 from bot.services import events as ev
 from bot.services import series as se
-from bot.numbers import IntRange, NumberError, parse_int
+from bot.states import SeriesForm
+from bot.views.events import representative_only
+from bot.views.series import (
+    apply_to_all_question,
+    created_text,
+    end_question,
+    kind_question,
+    moderated_once,
+    nth_weekday,
+    reason_text,
+    updated_text,
+    weekday_keyboard,
+)
 from db.models import EventStatus, Member
 from db.types import utcnow
 
-router = Router(name="series")
+router = guard_representatives(Router(name="series"), SeriesForm)
 COUNT = IntRange(2, se.MAX_OCCURRENCES)
 _DATE = re.compile(r"^(\d{1,2})[./-](\d{1,2})[./-](\d{4})$", re.ASCII)
-
-
-class SeriesForm(StatesGroup):
-    kind = State()
-    weekdays = State()
-    end = State()
-
-
-
-def reason_text(reason: str) -> str:
-    return {
-        "series_too_many": _("A series can have at most 104 occurrences. Please send a smaller number or an earlier date."),
-        "end_before_start": _("The end date is before the first occurrence. Please send a later date."),
-        "series_weekdays": _("Please choose at least one weekday."),
-        "series_first_day": _("The event's own day must be one of the chosen weekdays."),
-        "series_already": _("This event already belongs to a series."),
-        "series_empty": _("This rule gives no occurrence. Please choose another."),
-    }.get(reason, _("This menu has expired. Please start again."))
-
-
-def _nth(day: date) -> int:
-    return -1 if (day.day - 1) // 7 >= 4 else (day.day - 1) // 7 + 1
 
 
 @router.callback_query(SeriesCB.filter(F.a == "start"))
@@ -62,66 +51,41 @@ async def start(query: CallbackQuery, callback_data: SeriesCB, state: FSMContext
     try:
         event = await ev.check_can_manage(session, member, callback_data.id)
     except (ev.NotAllowed, ev.EventNotFound):
-        await query.answer(_("Only a representative of this organisation can do this."), show_alert=True)
+        await query.answer(representative_only(), show_alert=True)
         return
     if await se.series_of(session, event.id) is not None:  # editing the whole series from this occurrence
-        builder = InlineKeyboardBuilder()
-        builder.button(text=_("Apply to all later occurrences"), callback_data=SeriesCB(a="all", id=event.id))
+        text, markup = apply_to_all_question(event)
         await query.answer()
         await state.clear()
-        sent = await query.message.answer(  # type: ignore[union-attr]
-            _("This event belongs to a series. Edit it first if needed, then copy its details, time of day and length "
-              "to every later occurrence (each keeps its date)."), reply_markup=builder.as_markup())
+        sent = await query.message.answer(text, reply_markup=markup)  # type: ignore[union-attr]
         await state.update_data(menu_id=sent.message_id)
         return
     local = event.starts_at.astimezone(ev.zone_of(event.timezone)).date()
-    weekday = get_day_names("wide", locale=babel_locale(i18n.current_locale))[local.weekday()]
-    builder = InlineKeyboardBuilder()
-    builder.button(text=_("Every week"), callback_data=SeriesCB(a="w", id=event.id))
-    builder.button(text=_("Every month on day {day}").format(day=local.day), callback_data=SeriesCB(a="md", id=event.id))
-    nth = _nth(local)
-    label = _("Every month on the last {weekday}") if nth == -1 else _("Every month on {weekday} number {n}")
-    builder.button(text=label.format(weekday=weekday, n=nth)[:64], callback_data=SeriesCB(a="mn", id=event.id))
-    builder.adjust(1)
     await state.set_state(SeriesForm.kind)
-    await state.update_data(ser_event=event.id, ser_weekdays=[local.weekday()], ser_day=local.day, ser_nth=nth,
-                            ser_weekday=local.weekday())
+    await state.update_data(ser_event=event.id, ser_weekdays=[local.weekday()], ser_day=local.day,
+                            ser_nth=nth_weekday(local), ser_weekday=local.weekday())
     await query.answer()
-    sent = await query.message.answer(_("How should <b>{title}</b> repeat?").format(title=escape(event.title)),  # type: ignore[union-attr]
-                                      reply_markup=builder.as_markup())
+    text, markup = kind_question(event, local, i18n.current_locale)
+    sent = await query.message.answer(text, reply_markup=markup)  # type: ignore[union-attr]
     await state.update_data(menu_id=sent.message_id)
 
 
 @router.callback_query(SeriesCB.filter(F.a == "all"), CurrentMenu())
-async def apply_to_all(query: CallbackQuery, callback_data: SeriesCB, state: FSMContext, session: AsyncSession,
+async def apply_to_all(query: CallbackQuery, callback_data: SeriesCB, session: AsyncSession,
                        member: Member | None, bot: Bot, i18n: I18n, settings: Settings) -> None:
-    from handlers.events import _send_to_secretariat
-
     try:
         changed = await se.apply_to_series(session, member, callback_data.id, utcnow())
     except (ev.NotAllowed, ev.EventNotFound, ev.WrongStatus, ev.InvalidEventField):
-        await query.answer(_("Only a representative of this organisation can do this."), show_alert=True)
+        await query.answer(representative_only(), show_alert=True)
         return
-    await session.commit()
-    text = ngettext("🔁 {count} later occurrence was updated.", "🔁 {count} later occurrences were updated.", len(changed)).format(
-        count=len(changed))
+    text = updated_text(changed)
     pending = [e for e in changed if e.status == EventStatus.PENDING.value]
     if pending:
-        text += "\n" + _("📨 Sent to the secretariat for moderation, once for the whole series.")
-    await edit_text(query.message, text, reply_markup=None)
+        text += "\n" + moderated_once()
+    await edit_text(query.message, text, reply_markup=None)  # commits the changes first (bot/transaction.py)
     await query.answer()
     if pending:
-        await _send_to_secretariat(bot, session, i18n, settings, pending[0], member)
-
-
-def _weekday_markup(event_id: int, chosen: list[int], locale: str):  # type: ignore[no-untyped-def]
-    names = get_day_names("abbreviated", locale=babel_locale(locale))
-    builder = InlineKeyboardBuilder()
-    for index in range(7):
-        builder.button(text=(TICK if index in chosen else "") + names[index], callback_data=SeriesCB(a="d", id=event_id, v=index))
-    builder.button(text=_("Next ▶"), callback_data=SeriesCB(a="next", id=event_id))
-    builder.adjust(4, 3, 1)
-    return builder.as_markup()
+        await send_to_secretariat(bot, session, i18n, settings.secretariat_ids, pending[0], member)
 
 
 @router.callback_query(SeriesForm.kind, SeriesCB.filter(F.a.in_({"w", "md", "mn"})), CurrentMenu())
@@ -130,8 +94,8 @@ async def kind_chosen(query: CallbackQuery, callback_data: SeriesCB, state: FSMC
     await query.answer()
     if callback_data.a == "w":
         await state.set_state(SeriesForm.weekdays)
-        await edit_text(query.message, _("On which weekdays?"),
-                        reply_markup=_weekday_markup(callback_data.id, (await state.get_data())["ser_weekdays"], i18n.current_locale))
+        chosen = (await state.get_data())["ser_weekdays"]
+        await edit_text(query.message, _("On which weekdays?"), reply_markup=weekday_keyboard(callback_data.id, chosen, i18n.current_locale))
         return
     await _ask_end(query, state)
 
@@ -144,7 +108,7 @@ async def weekday_toggled(query: CallbackQuery, callback_data: SeriesCB, state: 
     chosen = list((await state.get_data()).get("ser_weekdays") or [])
     chosen = [d for d in chosen if d != callback_data.v] if callback_data.v in chosen else sorted(chosen + [callback_data.v])
     await state.update_data(ser_weekdays=chosen)
-    await edit_markup(query.message, reply_markup=_weekday_markup(callback_data.id, chosen, i18n.current_locale))
+    await edit_markup(query.message, reply_markup=weekday_keyboard(callback_data.id, chosen, i18n.current_locale))
     await query.answer()
 
 
@@ -159,17 +123,22 @@ async def weekdays_done(query: CallbackQuery, state: FSMContext) -> None:
 
 async def _ask_end(query: CallbackQuery, state: FSMContext) -> None:
     await state.set_state(SeriesForm.end)
-    text = _("How many times in all (2 to 104)? Or send the date of the last one, like 31.05.2027.")
-    if (await state.get_data()).get("ser_kind") == "md" and (await state.get_data()).get("ser_day", 0) >= 29:
-        text += "\n\n" + _("Months without that day are skipped.")
-    await edit_text(query.message, text, reply_markup=None)
+    data = await state.get_data()
+    await edit_text(query.message, end_question(data.get("ser_kind"), data.get("ser_day", 0)), reply_markup=None)
+
+
+def _rule(data: dict, until: date | None, count: int | None) -> se.Rule:  # type: ignore[type-arg]
+    kind = data.get("ser_kind")
+    if kind == "w":
+        return se.Rule("weekly", weekdays=tuple(data.get("ser_weekdays") or ()), until=until, count=count)
+    if kind == "md":
+        return se.Rule("monthly", month_day=int(data["ser_day"]), until=until, count=count)
+    return se.Rule("monthly", nth=int(data["ser_nth"]), weekday=int(data["ser_weekday"]), until=until, count=count)
 
 
 @router.message(SeriesForm.end, F.text, ~F.text.startswith("/"))
 async def end_given(message: Message, state: FSMContext, session: AsyncSession, member: Member | None, bot: Bot,
                     i18n: I18n, settings: Settings) -> None:
-    from handlers.events import _send_to_secretariat
-
     data = await state.get_data()
     typed = " ".join((message.text or "").split())
     until, count = None, None
@@ -191,30 +160,20 @@ async def end_given(message: Message, state: FSMContext, session: AsyncSession, 
             await message.answer(_("Please send a number from 2 to 104, or a date like 31.05.2027."))
             return
         count = value
-    kind = data.get("ser_kind")
-    if kind == "w":
-        rule = se.Rule("weekly", weekdays=tuple(data.get("ser_weekdays") or ()), until=until, count=count)
-    elif kind == "md":
-        rule = se.Rule("monthly", month_day=int(data["ser_day"]), until=until, count=count)
-    else:
-        rule = se.Rule("monthly", nth=int(data["ser_nth"]), weekday=int(data["ser_weekday"]), until=until, count=count)
     try:
-        _series, events = await se.extend_into_series(session, member, int(data["ser_event"]), rule, utcnow())
+        _series, events = await se.extend_into_series(session, member, int(data["ser_event"]), _rule(data, until, count), utcnow())
     except ev.InvalidEventField as error:
         await message.answer(reason_text(error.reason))
         return
     except (ev.NotAllowed, ev.EventNotFound, ev.WrongStatus):
         await state.clear()
-        await message.answer(_("Only a representative of this organisation can do this."))
+        await message.answer(representative_only())
         return
     await state.clear()
-    await session.commit()
-    locale, zone = i18n.current_locale, events[0].timezone
-    text = ngettext("🔁 The series has {count} occurrence, from {first} to {last}.", "🔁 The series has {count} occurrences, from {first} to {last}.",
-                    len(events)).format(count=len(events), first=format_when(events[0].starts_at, locale, zone, "medium"),
-                                        last=format_when(events[-1].starts_at, locale, zone, "medium"))
-    if events[0].status == EventStatus.PENDING.value:
-        text += "\n" + _("📨 Sent to the secretariat for moderation, once for the whole series.")
-    await message.answer(text)
-    if events[0].status == EventStatus.PENDING.value:
-        await _send_to_secretariat(bot, session, i18n, settings, events[0], member)
+    pending = events[0].status == EventStatus.PENDING.value
+    text = created_text(events, i18n.current_locale)
+    if pending:
+        text += "\n" + moderated_once()
+    await message.answer(text)  # commits the series first (bot/transaction.py)
+    if pending:
+        await send_to_secretariat(bot, session, i18n, settings.secretariat_ids, events[0], member)

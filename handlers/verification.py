@@ -1,5 +1,5 @@
 """/verify and /unverify ORGANISATION_ID: the secretariat confirms an organisation, and every
-card of it (directory, events, channels, inline) shows the verified mark."""
+card of it (directory, events, channels, inline) shows the verified mark. Behind the secretariat's guard."""
 
 from __future__ import annotations
 
@@ -14,13 +14,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.guards import guard
 from bot.i18n import escape
 from bot.numbers import ROW_ID, NumberError, parse_int
-from bot.services.roles import is_secretariat
 from db.models import ChatLink, ChatLinkStatus, Member, Organisation
 from db.repositories import Repo
 
-router = Router(name="verification")
+router = guard(Router(name="verification"))
 log = logging.getLogger(__name__)
 
 
@@ -41,9 +41,6 @@ async def _telegram_verification(bot: Bot, session: AsyncSession, organisation_i
 @router.message(Command("verify", "unverify"))
 async def verify_command(message: Message, command: CommandObject, session: AsyncSession, member: Member | None,
                          settings: Settings) -> None:
-    if not await is_secretariat(session, member, settings.secretariat_ids):
-        await message.answer(_("Only the secretariat can do this."))
-        return
     organisation_id = parse_int((command.args or "").strip(), ROW_ID)
     organisation = None if isinstance(organisation_id, NumberError) else await session.get(Organisation, organisation_id)
     if organisation is None:
@@ -52,7 +49,6 @@ async def verify_command(message: Message, command: CommandObject, session: Asyn
     organisation.verified = command.command == "verify"
     await Repo(session).audit.record("organisation.verified" if organisation.verified else "organisation.unverified",
                                      actor_id=member.id if member else None, organisation_id=organisation.id)
-    await session.commit()  # no transaction open across the Bot API calls below
     if settings.telegram_verifier:
         await _telegram_verification(message.bot, session, organisation.id, organisation.verified)  # type: ignore[arg-type]
     if organisation.verified:

@@ -45,8 +45,36 @@ def reason_text(reason: str) -> str:
     return reasons.get(reason, _("This menu has expired. Please start again."))
 
 
-def _expired() -> str:
+def expired_text() -> str:
     return _("This menu has expired. Please start again.")
+
+
+def secretariat_only() -> str:
+    return _("Only the secretariat can do this.")
+
+
+def representative_only() -> str:
+    """The refusal of an action on an event or organisation the member does not represent."""
+    return _("Only a representative of this organisation can do this.")
+
+
+def submit_refusal() -> str:
+    """/submit_event and /my_events for someone who represents no organisation."""
+    return _("Only representatives of an organisation can submit events. "
+             "If you represent one, ask the secretariat to grant you the role.")
+
+
+def cancelled_refusal() -> str:
+    return _("This event has been cancelled and can no longer be changed.")
+
+
+def decision_refusal(error: Exception) -> str:
+    """Why the secretariat's Approve, Reject or reason did nothing."""
+    if isinstance(error, ev.WrongStatus):
+        return _("This event has already been decided: it is {status}.").format(status=status_label(error.status))
+    if isinstance(error, ev.EventNotFound):
+        return _("This entry is no longer listed.")
+    return secretariat_only()
 
 
 def counts_line(counts: ev.RsvpCounts | None, capacity: int | None) -> str | None:
@@ -170,6 +198,24 @@ def manage_keyboard(event: Event) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
+def cancel_question(event: Event) -> tuple[str, InlineKeyboardMarkup]:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("Yes, cancel it"), callback_data=EventCB(a="cancel_yes", id=event.id))
+    builder.button(text=_("No, keep it"), callback_data=EventCB(a="keep", id=event.id))
+    return _("Cancel <b>{title}</b>? Everyone who answered will be told.").format(title=escape(event.title)), builder.as_markup()
+
+
+def cancelled_done_text(event: Event, told: int) -> str:
+    return ngettext("<b>{title}</b> is cancelled. {count} person who answered is being told.",
+                    "<b>{title}</b> is cancelled. {count} people who answered are being told.", told).format(
+        title=escape(event.title), count=told)
+
+
+def my_event_text(event: Event, host: Organisation | None, locale: str, zone: str | None, counts: ev.RsvpCounts) -> str:
+    """One of a representative's events in /my_events: its status, then its card with the answers."""
+    return _("Status: {value}").format(value=status_label(event.status)) + "\n" + event_card_text(event, host, locale, zone, counts)
+
+
 def moderation_keyboard(event: Event) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(text=_("✅ Approve"), callback_data=ModCB(a="ok", id=event.id))
@@ -214,3 +260,27 @@ def attendees_view(event: Event, page: ev.AttendeePage) -> tuple[str, InlineKeyb
         builder.button(text="▶", callback_data=EventCB(a="att", id=event.id, o=page.offset + page.limit))
     markup = builder.as_markup() if (page.offset > 0 or page.has_next) else None
     return "\n".join(lines), markup
+
+
+def is_attendee_list(markup: InlineKeyboardMarkup | None) -> bool:
+    """Whether a keyboard is an attendee list's pager (its pages edit that message in place)."""
+    pager = f"{EventCB.__prefix__}{EventCB.__separator__}att{EventCB.__separator__}"
+    return markup is not None and bool(markup.inline_keyboard) and all(
+        (button.callback_data or "").startswith(pager) for row in markup.inline_keyboard for button in row)
+
+
+def feed_keyboard() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("🔄 New address (the old one stops working)"), callback_data=EventCB(a="feednew"))
+    builder.button(text=_("🚫 Turn the feed off"), callback_data=EventCB(a="feedoff"))
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def feed_text(address: str | None) -> str:
+    """The member's personal calendar feed, or why there is no address yet."""
+    if address is None:
+        return _("Your personal calendar feed is ready, but this server has no public web address yet. "
+                 "Use “Add to calendar” on each event meanwhile.")
+    return _("Your personal calendar feed:\n<code>{url}</code>\n\nSubscribe to it in your calendar app to see the events you answered. "
+             "Keep it secret: anyone with the address sees those events.").format(url=escape(address))
