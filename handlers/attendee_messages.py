@@ -27,14 +27,14 @@ from bot.views.announce import error_text as announcement_error
 from db.models import Member
 from db.types import utcnow
 
-router = guard_representatives(Router(name="attendee_messages"))  # the service checks the event
-
-
 class AttendeeForm(StatesGroup):
     choose = State()
     text = State()
     preview = State()
 
+
+# A refused member's draft is closed; the service still checks the event itself.
+router = guard_representatives(Router(name="attendee_messages"), AttendeeForm)
 
 
 def status_label(status: str, count: int) -> str:
