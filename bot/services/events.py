@@ -8,7 +8,6 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy import text as sql
@@ -19,6 +18,7 @@ from bot.services.members import member_event_data, members_by_telegram_ids  # n
 from bot.services.timeutil import in_quiet_hours, zone_of  # noqa: F401  (in_quiet_hours: old home)
 from bot.services.vocab import EVENT_CATEGORIES, EVENT_LANGUAGES
 from bot.numbers import IntRange, NumberError, parse_int
+from bot.services import validate
 from bot.services.roles import is_secretariat, represents
 from db.models import Event, EventStatus, Follow, Member, Organisation, Role, RoleName, Rsvp, RsvpStatus
 from db.repositories import Repo
@@ -26,7 +26,7 @@ from db.repositories import Repo
 TITLE_MAX = 120
 DESCRIPTION_MAX = 2000
 REASON_MAX = 500
-LINK_MAX = 300
+LINK_MAX = validate.LINK_MAX
 VENUE_MAX = 300
 CAPACITY_MAX = 100_000
 CAPACITY = IntRange(1, CAPACITY_MAX)
@@ -90,21 +90,11 @@ def clean_description(raw: str | None) -> str:
 
 
 def clean_link(raw: str | None) -> str:
-    """An http(s) link with a host; `example.org/x` becomes `https://example.org/x`."""
-    link = (raw or "").strip()
-    if link and "://" not in link:
-        link = "https://" + link
+    """An http(s) link with a host (bot/services/validate.py); `example.org/x` becomes `https://example.org/x`."""
     try:
-        parts = urlsplit(link)
-    except ValueError as error:
+        return validate.clean_link(raw)
+    except validate.InvalidLink as error:
         raise InvalidEventField("link") from error
-    host = parts.hostname or ""
-    if (
-        parts.scheme not in ("http", "https") or "." not in host or len(link) > LINK_MAX
-        or any(ch.isspace() or ch in '<>"' for ch in link)
-    ):
-        raise InvalidEventField("link")
-    return link
 
 
 def clean_category(raw: object) -> str:
