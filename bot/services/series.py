@@ -148,20 +148,6 @@ async def siblings(session: AsyncSession, series_id: int) -> list[Event]:
                                       .where(SeriesOccurrence.series_id == series_id).order_by(Event.starts_at)))
 
 
-async def decide_siblings(session: AsyncSession, event: Event, now: datetime) -> int:
-    """Moderation once per series: the decision on one pending occurrence applies to the other pending ones."""
-    series = await series_of(session, event.id)
-    if series is None:
-        return 0
-    changed = 0
-    for other in await siblings(session, series.id):
-        if other.id != event.id and other.status == EventStatus.PENDING.value:
-            other.status, other.reject_reason, other.updated_at = event.status, event.reject_reason, now
-            changed += 1
-    await session.flush()
-    return changed
-
-
 async def occurrence_rows(session: AsyncSession, event_ids: list[int]) -> dict[int, tuple[SeriesOccurrence, EventSeries]]:
     """Series facts of these events (for calendars)."""
     if not event_ids:
@@ -251,16 +237,3 @@ async def apply_to_series(session: AsyncSession, member: Member | None, event_id
     await Repo(session).audit.record("series.edited", actor_id=member.id if member else None, series_id=series.id,
                                      source_event_id=source.id, changed=len(changed))
     return changed
-
-
-
-def not_a_later_pending_occurrence():  # type: ignore[no-untyped-def]
-    """A filter for the moderation queue: of a series' pending occurrences only the earliest is listed
-    (deciding it decides the others)."""
-    from sqlalchemy import and_, exists
-    from sqlalchemy.orm import aliased
-
-    mine, theirs, earlier = aliased(SeriesOccurrence), aliased(SeriesOccurrence), aliased(Event)
-    return ~exists().where(and_(
-        mine.event_id == Event.id, theirs.series_id == mine.series_id, earlier.id == theirs.event_id,
-        earlier.status == EventStatus.PENDING.value, earlier.starts_at < Event.starts_at))
