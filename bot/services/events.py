@@ -20,6 +20,7 @@ from bot.services.timeutil import in_quiet_hours, zone_of  # noqa: F401  (in_qui
 from bot.services.vocab import EVENT_CATEGORIES, EVENT_LANGUAGES
 from bot.numbers import IntRange, NumberError, parse_int
 from bot.services import validate
+from bot.services.paging import Page
 from bot.services.errors import EventNotFound, InvalidEventField, NotAllowed, WrongStatus  # noqa: F401  (old home)
 from bot.services.moderation import REASON_MAX, approve_event, clean_reason, pending_events, reject_event  # noqa: F401  (old home)
 from bot.services.validate import CONTROL, bounded
@@ -320,15 +321,22 @@ async def get_event(session: AsyncSession, event_id: int) -> Event | None:
     return await session.get(Event, event_id)
 
 
-async def submit_event(session: AsyncSession, member: Member | None, draft: dict[str, Any], now: datetime) -> Event:
-    """Create an event from a finished draft: pending, or approved at once for a trusted organisation."""
+async def submitting_organisation(session: AsyncSession, member: Member | None, draft: dict[str, Any]) -> Organisation:
+    """The draft's organisation, when it is listed and the member represents it (else NotAllowed)."""
     organisation_id = int(draft.get("organisation_id") or 0)
     if not await represents(session, member, organisation_id):
         raise NotAllowed()
-    assert member is not None
     organisation = await session.get(Organisation, organisation_id)
     if organisation is None or not organisation.is_active:
         raise NotAllowed()
+    return organisation
+
+
+async def submit_event(session: AsyncSession, member: Member | None, draft: dict[str, Any], now: datetime) -> Event:
+    """Create an event from a finished draft: pending, or approved at once for a trusted organisation."""
+    organisation = await submitting_organisation(session, member, draft)
+    assert member is not None
+    organisation_id = organisation.id
     event = event_from_draft(draft, now)
     event.submitted_by = member.id
     event.status = EventStatus.APPROVED.value if organisation.trusted else EventStatus.PENDING.value
@@ -558,16 +566,7 @@ class Attendee:
     waitlisted: bool
 
 
-@dataclass(frozen=True)
-class AttendeePage:
-    items: list[Attendee]
-    total: int
-    offset: int
-    limit: int
-
-    @property
-    def has_next(self) -> bool:
-        return self.offset + len(self.items) < self.total
+AttendeePage = Page[Attendee]
 
 
 async def attendees(session: AsyncSession, member: Member | None, event_id: int, secretariat_ids: frozenset[int],
@@ -584,7 +583,7 @@ async def attendees(session: AsyncSession, member: Member | None, event_id: int,
         .order_by(Rsvp.waitlisted, Rsvp.status, Rsvp.id).offset(offset).limit(limit)
     )).all()
     items = [Attendee(name or "—", status, guests, waitlisted) for name, status, guests, waitlisted in rows]
-    return AttendeePage(items, total, offset, limit)
+    return Page(items, total, offset, limit)
 
 
 # --- reminders ---------------------------------------------------------------------------

@@ -16,8 +16,7 @@ from dateutil.rrule import FR, MO, SA, SU, TH, TU, WE, rrule, rrulestr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.events import InvalidEventField, NotAllowed, check_start, event_from_draft, to_utc, zone_of
-from bot.services.roles import represents
+from bot.services.events import InvalidEventField, check_start, event_from_draft, submitting_organisation, to_utc, zone_of
 from db.models import Event, EventSeries, EventStatus, Member, Organisation, SeriesOccurrence
 from db.repositories import Repo
 
@@ -100,13 +99,9 @@ def expand(rule_text: str, first_local: datetime, zone: str) -> Expansion:
 
 async def create_series(session: AsyncSession, member: Member | None, draft: dict, rule: Rule, now: datetime) -> tuple[EventSeries, list[Event]]:  # type: ignore[type-arg]
     """Create a series and one event per occurrence (pending, or approved for a trusted organisation)."""
-    organisation_id = int(draft.get("organisation_id") or 0)
-    if not await represents(session, member, organisation_id):
-        raise NotAllowed()
+    organisation = await submitting_organisation(session, member, draft)
     assert member is not None
-    organisation = await session.get(Organisation, organisation_id)
-    if organisation is None or not organisation.is_active:
-        raise NotAllowed()
+    organisation_id = organisation.id
     template = event_from_draft(draft, now)  # validates every field once
     zone = template.timezone
     first_local = datetime.fromisoformat(draft["start_local"])
