@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramNetworkError, TelegramRetryAfter, TelegramServerError
@@ -99,7 +99,7 @@ async def tick(context: JobContext, now: datetime | None = None) -> int:
         token = await gate.acquire(job.chat_id, track=True)
         error: str | None = None
         message_id = job.message_id
-        retry_at = None
+        transient = False
         try:
             try:
                 if job.message_id is None:
@@ -133,9 +133,9 @@ async def tick(context: JobContext, now: datetime | None = None) -> int:
             if "not modified" not in exc.message:
                 error = exc.message  # this version cannot be shown; the next edit of the event tries again
         except (TelegramNetworkError, TelegramServerError) as exc:
-            error, retry_at, digest = str(exc), now + timedelta(seconds=30), job.content_hash  # type: ignore[assignment]
+            error, transient, digest = str(exc), True, job.content_hash  # type: ignore[assignment]
         async with context.session_factory() as session:
-            await oc.record_post(session, job, message_id=message_id, content_hash=digest, error=error, now=now, retry_at=retry_at)
+            await oc.record_post(session, job, message_id=message_id, content_hash=digest, error=error, now=now, transient=transient)
             await session.commit()
     return done
 
