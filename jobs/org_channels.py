@@ -19,6 +19,7 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramNetworkError, TelegramRetryAfter, TelegramServerError
 from sqlalchemy import update
 
+from bot.i18n import resolve_locale
 from bot.org_views import channel_card, content_hash, paused_text, removed_for_role_text
 from bot.services import org_channels as oc
 from bot.notify import notify_representatives
@@ -88,7 +89,7 @@ async def tick(context: JobContext, now: datetime | None = None) -> int:
     for job in jobs:
         if job.link_id in paused:
             continue
-        locale = job.locale or (i18n.default_locale if i18n else "en")
+        locale = resolve_locale(job.locale, None, i18n.default_locale)
         with i18n.context(), i18n.use_locale(locale):
             text, markup = channel_card(job.event, job.organisation, locale, username)
         digest = content_hash(text, markup)
