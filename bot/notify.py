@@ -43,7 +43,7 @@ from bot.i18n import resolve_locale
 from bot.rate_gate import gate_of
 from bot.services import notices
 from bot.services.members import mark_blocked
-from bot.services.roles import representatives
+from bot.services.roles import representatives, secretariat_recipients
 from db.models import ChatLink, DeliveryStatus, Member, NoticeKind
 from db.types import utcnow
 
@@ -216,6 +216,16 @@ async def send_rendered(bot: Bot, session: AsyncSession, i18n: I18n, member: Mem
         notice.claim, notice.claimed_at = None, None
         return False
     return await _send_one(bot, session, notice, text, markup, gate, utcnow) == "sent"
+
+
+async def tell_secretariat(bot: Bot, session: AsyncSession, i18n: I18n, secretariat_ids: frozenset[int], render: Render) -> int:
+    """`send_rendered` to every secretariat chat (a member, or a SECRETARIAT_IDS entry without a member
+    row), each in their own language; returns how many were delivered now."""
+    delivered = 0
+    for chat_id, member in await secretariat_recipients(session, secretariat_ids):
+        reader = member or Member(telegram_id=chat_id, locale=None, timezone=None)
+        delivered += await send_rendered(bot, session, i18n, reader, render)
+    return delivered
 
 
 def nudge_after_commit(nudge: Callable[[], object] | None,

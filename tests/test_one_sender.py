@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import create_bot
-from bot.notify import send_due
+from bot.notify import send_due, tell_secretariat
 from bot.rate_gate import RateGate
 from bot.sandbox.client import SandboxUser
 from bot.services.notices import CLAIM_TTL
@@ -28,7 +28,7 @@ from jobs.freshness import run_freshness
 from jobs.notices import event_renderer
 from tests.chat import I18N, messages, texts, tr
 from tests.conftest import ROOT
-from tests.factories import add_member, appoint
+from tests.factories import add_member, appoint, make_secretariat
 
 MONDAY_0901_ALMATY = datetime(2026, 11, 30, 4, 1, tzinfo=timezone.utc)  # Almaty is UTC+5
 DIGEST = "<b>This week near you</b>"
@@ -249,3 +249,19 @@ async def test_a_role_notice_waits_for_the_end_of_quiet_hours_and_comes_in_the_m
     assert await event_news.tick(context, now + timedelta(hours=1, minutes=5)) == 1
     granted = tr("You now represent <b>{name}</b>. Send /submit_event to add its events, /my_events to manage them.", "ky")
     assert texts(await client.transcript(sleeper.id)) == [granted.format(name="Ala-Too <b>&").replace("<b>", "", 1).replace("</b>", "", 1)]
+
+
+async def test_the_secretariat_hears_each_in_their_own_language(context, client, session, session_factory) -> None:  # type: ignore[no-untyped-def]
+    listed, granted = SandboxUser(900, "Listed"), SandboxUser(20_900, "Granted", language_code="kk")
+    for user in (listed, granted):
+        await client.register(user)
+    await make_secretariat(session, await add_member(session, granted.id, "kk"))
+    await session.commit()
+    alert = "This menu has expired. Please start again."
+    async with session_factory() as own:
+        delivered = await tell_secretariat(context.bot, own, I18N, frozenset({900}), lambda locale, zone: (tr(alert, locale), None))
+        await own.commit()
+    assert delivered == 2
+    assert texts(await client.transcript(900)) == [tr(alert)], "a listed id without a member row: the default language"
+    assert texts(await client.transcript(granted.id)) == [tr(alert, "kk")]
+    assert set((await notice_statuses(session_factory, NoticeKind.DIRECT)).values()) == {"sent"}
