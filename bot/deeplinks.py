@@ -30,11 +30,13 @@ async def remember_bot(bot: Bot) -> str | None:
     return _username
 
 
-def share_link(kind: str, item_id: int | None) -> str | None:
-    """The link that opens this card in the bot, or None before the username is known."""
-    if _username is None or kind not in KINDS or item_id is None:  # a draft in preview has no id yet
+def share_link(kind: str, item_id: int | None, username: str | None = None) -> str | None:
+    """The link that opens this card in the bot (`username`, else the one remembered at start-up),
+    or None while no username is known."""
+    username = username or _username
+    if username is None or kind not in KINDS or item_id is None:  # a draft in preview has no id yet
         return None
-    return f"https://t.me/{_username}?start={kind}_{int(item_id)}"
+    return f"https://t.me/{username}?start={kind}_{int(item_id)}"
 
 
 def parse_payload(payload: str | None) -> tuple[str, int] | None:

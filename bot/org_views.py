@@ -8,13 +8,9 @@ import hashlib
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
+from bot.deeplinks import share_link
 from bot.i18n import escape
 from db.models import ChatLink, Event, EventStatus, Organisation
-
-
-def event_deep_link(bot_username: str | None, event_id: int) -> str | None:
-    """https://t.me/<bot>?start=e_<id>: opens the event's card in the private chat."""
-    return f"https://t.me/{bot_username}?start=e_{event_id}" if bot_username else None
 
 
 def channel_card(event: Event, host: Organisation, locale: str, bot_username: str | None) -> tuple[str, InlineKeyboardMarkup | None]:
@@ -22,7 +18,7 @@ def channel_card(event: Event, host: Organisation, locale: str, bot_username: st
     from bot.views.events import event_card_text
 
     text = event_card_text(event, host, locale, event.timezone)
-    url = event_deep_link(bot_username, event.id)
+    url = share_link("e", event.id, bot_username)  # opens the event's card in the private chat
     if event.status == EventStatus.CANCELLED.value or url is None:
         return text, None
     button = InlineKeyboardButton(text=_("✅ RSVP in the bot"), url=url)

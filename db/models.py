@@ -334,25 +334,41 @@ class NoticeKind(str, enum.Enum):
     EVENT_NEWS = "event_news"
     EVENT_CANCELLED = "event_cancelled"
     WAITLIST_PROMOTED = "waitlist_promoted"
+    EVENT_REMINDER = "event_reminder"  # 24 h and 1 h before an event the member answered
+    DIGEST = "digest"  # the weekly digest
+    FRESHNESS_ASK = "freshness_ask"  # "is the entry still correct?" to a representative
+    ORG_HIDDEN = "org_hidden"  # to the secretariat: entries hidden for want of a confirmation
+    CHAT_LINK = "chat_link"  # to representatives: their channel's link was paused or removed
+    DIRECT = "direct"  # one message about someone's action: moderation, decisions, roles
 
 
 class Notice(Base):
-    """One notification to one member about one event (news, cancellation, promotion): queued in the
-    transaction that caused it, sent by the worker through the rate gate, exactly once."""
+    """One message to one member (or a chat we know only by its id, such as a SECRETARIAT_IDS entry)
+    outside a reply: queued in the transaction that caused it, sent by the one sender (bot/notify.py)
+    through the rate gate, once. Event notices are rendered when sent; the others carry their text,
+    rendered in the recipient's language when queued (`payload`, dropped once the notice is done).
+    `subject` makes a notice unique per kind and chat (an event, a week, a day's round); `claim`
+    marks the rows a sender has taken, so two senders never send the same row."""
 
     __tablename__ = "notices"
     __table_args__ = (
-        UniqueConstraint("kind", "event_id", "member_id", name="uq_notices_kind_event_member"),
+        UniqueConstraint("kind", "chat_id", "subject", name="uq_notices_kind_chat_subject"),
         Index("ix_notices_status_not_before", "status", "not_before"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(24))
-    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    subject: Mapped[str | None] = mapped_column(String(64))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     not_before: Mapped[datetime | None]
+    claim: Mapped[str | None] = mapped_column(String(32))
+    claimed_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]

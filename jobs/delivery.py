@@ -12,9 +12,8 @@ import asyncio
 import logging
 import math
 import time
-from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from aiogram import Bot
@@ -29,120 +28,17 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.i18n import resolve_locale
+from bot.rate_gate import RateGate, gate_for  # noqa: F401  (RateGate: old home)
 from bot.services.announcements import audience_members, counts, quiet_until, text_for
+from bot.services.notices import MAX_ATTEMPTS, next_try  # noqa: F401  (MAX_ATTEMPTS: old home)
 from db.models import Announcement, AnnouncementStatus, Delivery, DeliveryStatus, Member
+from db.repositories import Repo
 from db.types import utcnow
 
 log = logging.getLogger(__name__)
-MAX_ATTEMPTS = 5
 PROGRESS_EVERY = 3.0  # seconds between edits of the progress message
 IN_RUN_WAIT = 3.0  # a retry due sooner than this is waited for; later ones wait for the next tick
-
-
-class RateGate:
-    """At most `rate` sends in any sliding second, evenly spaced, and one per chat per second.
-
-    One gate per process: every announcement sending at once shares it. TelegramRetryAfter
-    pauses the whole gate, since Telegram's flood control is per bot.
-
-    Telegram counts a request when it arrives, somewhere between the gate letting it go and
-    its answer, so the sliding second is widened by the request latency: a sender that
-    reports back (`acquire(..., track=True)`, then `finished(token)`) lets the gate know the
-    recent latency and how long the oldest request has been on its way; sends are counted
-    for 1 s plus the larger of the two (at least `MARGIN`). A stalled server thus slows the
-    gate down instead of earning a 429 and a whole second of pause. Sends are paced at
-    `PACE` of the rate, so the widened second rarely binds. A late wake-up (asyncio sleeps
-    with ~1 ms resolution, and the loop may be busy) releases the sends that fell due
-    meanwhile, up to a small burst, rather than losing them.
-    """
-
-    PACE = 0.99
-    MARGIN = 0.004  # seconds added to the sliding second, at least
-    REMEMBER = 1.05  # a latency is remembered this long at least (two buckets): past its send's second
-
-    def __init__(self, rate: float) -> None:
-        self.rate = rate
-        self.interval = 1.0 / (rate * self.PACE)
-        self.cap = max(1, math.floor(rate))
-        self.burst = min(0.05, max(self.interval, 8.0 / rate))  # how far behind the pace may catch up
-        self._sent: deque[float] = deque()
-        self._next = 0.0
-        self._paused_until = 0.0
-        self._chats: dict[int, float] = {}
-        self._lock = asyncio.Lock()
-        self._latency = [0.02, 0.0]  # the largest latency of the previous and the current bucket
-        self._bucket_at = time.monotonic()
-        self._tokens = 0
-        self._flying: deque[tuple[int, float]] = deque()  # tracked sends not finished, in order
-        self._landed: set[int] = set()
-
-    def pause(self, seconds: float) -> None:
-        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
-
-    def horizon(self, now: float) -> float:
-        """How long a send counts in the sliding window: 1 s plus what it may take to arrive."""
-        self._rotate(now)
-        latency = max(self.MARGIN, *self._latency)
-        flying, landed = self._flying, self._landed
-        while flying and flying[0][0] in landed:
-            landed.discard(flying.popleft()[0])
-        if flying:
-            latency = max(latency, now - flying[0][1])
-        return 1.0 + min(latency, 1.0)
-
-    def finished(self, token: int | None) -> None:
-        """A tracked send got its answer (or failed): note its latency."""
-        if token is None:
-            return
-        now = time.monotonic()
-        self._landed.add(token)
-        for key, started in self._flying:  # usually the first few
-            if key == token:
-                self._rotate(now)
-                self._latency[1] = max(self._latency[1], now - started)
-                break
-
-    def _rotate(self, now: float) -> None:
-        if now - self._bucket_at >= self.REMEMBER:
-            self._latency = [self._latency[1] if now - self._bucket_at < 2 * self.REMEMBER else 0.0, 0.0]
-            self._bucket_at = now
-
-    async def acquire(self, chat_id: int, *, track: bool = False) -> int | None:
-        async with self._lock:
-            sent = self._sent
-            while True:
-                now = time.monotonic()
-                horizon = self.horizon(now)
-                while sent and sent[0] <= now - horizon:
-                    sent.popleft()
-                wait = max(self._next - now, self._paused_until - now, self._chats.get(chat_id, -10.0) + horizon - now)
-                if len(sent) >= self.cap:
-                    wait = max(wait, sent[0] + horizon - now)
-                if wait <= 0:
-                    break
-                await asyncio.sleep(min(wait, 0.05))  # the horizon may shrink meanwhile
-            sent.append(now)
-            self._chats[chat_id] = now
-            # Catch up on small scheduling delays, never beyond the sliding-window cap.
-            self._next = max(self._next + self.interval, now - self.burst)
-            if len(self._chats) > 100_000:
-                self._chats = {chat: at for chat, at in self._chats.items() if at > now - horizon}
-            if not track:
-                return None
-            self._tokens += 1
-            self._flying.append((self._tokens, now))
-            return self._tokens
-
-
-_gates: dict[tuple[int, float], RateGate] = {}
-
-
-def gate_for(bot: Bot, rate: float) -> RateGate:
-    """The process-wide gate of a bot at a rate."""
-    key = (bot.id, rate)
-    if key not in _gates:
-        _gates[key] = RateGate(rate)
-    return _gates[key]
 
 
 @dataclass
@@ -216,6 +112,10 @@ class DeliveryEngine:
         self.flush_every = min(FLUSH_EVERY[1], max(FLUSH_EVERY[0], self.window / rate / 4))
         self.stats = Stats()
         self._outstanding = 0  # rows queued or sent whose outcome is not persisted yet
+
+    def _locale(self, stored: str | None) -> str:
+        """A member's language, else the bot's default (bot/i18n.resolve_locale)."""
+        return resolve_locale(stored, None, self.i18n.default_locale if self.i18n else "en")  # no catalogue: English texts
 
     # --- preparation ----------------------------------------------------------------------
 
@@ -328,7 +228,7 @@ class DeliveryEngine:
         photo, link_url, link_text = options
         markup = None
         if link_url:
-            label = link_text or (self.i18n.gettext("Open", locale=row.locale or "en") if self.i18n else "Open")
+            label = link_text or (self.i18n.gettext("Open", locale=self._locale(row.locale)) if self.i18n else "Open")
             markup = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text=label[:64], url=link_url)]])
         text = text_for(texts, row.locale)
         paid = True if self.paid else None
@@ -354,10 +254,10 @@ class DeliveryEngine:
                 return Outcome(row, DeliveryStatus.FAILED.value, error=error.message[:300])
             except (TelegramNetworkError, TelegramServerError, asyncio.TimeoutError) as error:
                 attempts = row.attempts + 1
-                if attempts >= MAX_ATTEMPTS:
+                again = next_try(attempts, self.clock())
+                if again is None:
                     return Outcome(row, DeliveryStatus.FAILED.value, error=f"gave up after {attempts} attempts: {error}"[:300])
-                backoff = timedelta(seconds=min(300, 2 ** attempts))
-                return Outcome(row, "retry", error=str(error)[:300], retry_at=self.clock() + backoff)
+                return Outcome(row, "retry", error=str(error)[:300], retry_at=again)
 
     async def _persister(self, announcement_id: int, outcomes: list[Outcome], slots: asyncio.Semaphore) -> None:
         while True:
@@ -394,8 +294,11 @@ class DeliveryEngine:
                 await session.execute(_FINISHED, finished)
             if retries:
                 await session.execute(_RETRY, retries)
-            if blocked_members:
+            if blocked_members:  # as bot/services/members.mark_blocked does, in one statement, audited
                 await session.execute(update(Member).where(Member.id.in_(blocked_members)).values(is_active=False))
+                audit = Repo(session).audit
+                for member_id in blocked_members:
+                    await audit.record("member.blocked_bot", actor_id=member_id)
             await session.execute(
                 update(Announcement).where(Announcement.id == announcement_id).values(
                     sent_count=Announcement.sent_count + tally["sent"],
@@ -428,7 +331,7 @@ class DeliveryEngine:
             author = await session.get(Member, announcement.created_by) if announcement.created_by else None
         from bot.announce_report import progress_text, report_text
 
-        locale = author.locale if author and author.locale else "en"
+        locale = self._locale(author.locale if author else None)
         elapsed = time.monotonic() - self.stats.started
         text = report_text(figures, elapsed, locale, self.i18n) if final else progress_text(figures, locale, self.i18n)
         try:

@@ -1,34 +1,30 @@
-"""Directory freshness, once a day: ask representatives to confirm, hide what nobody confirms."""
+"""Directory freshness, once a day: ask representatives to confirm, hide what nobody confirms.
+
+Each ask is queued (bot/services/notices.py) in the transaction that counts it, each notice to
+the secretariat in the one that hides the entry; then a round of the one sender (jobs/notices.py)
+sends them through the rate gate, each in its reader's language, after their quiet hours. Flood
+control leaves the rest for the next notices tick; a blocked bot marks the member inactive."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime
 
-from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError, TelegramRetryAfter
-from aiogram.types import InlineKeyboardMarkup
-from aiogram.utils.i18n import I18n
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from bot.i18n import create_i18n, resolve_locale
+from bot.i18n import create_i18n
+from bot.notify import as_payload, render_for, speaking
+from bot.services import notices
 from bot.services.freshness import due_for_confirmation, hide_stale, record_ask
-from bot.services.members import mark_blocked
-from bot.services.roles import representative_chat_ids, secretariat_chat_ids
+from bot.services.roles import representatives, secretariat_recipients
 from bot.views.notices import ask_text, confirmation_keyboard, hidden_notice
-from db.repositories import Repo
+from db.models import Member, NoticeKind
 from db.types import utcnow
 from jobs.context import JobContext, get_context
+from jobs.notices import send_round
 
 log = logging.getLogger(__name__)
 
-# At most ~20 messages a second; real rate limiting belongs to the delivery engine.
-SEND_INTERVAL = 0.05
 # Telegram's limit is 4096 characters; notices about several organisations share a message.
 MESSAGE_LIMIT = 4000
-# A flood-wait longer than this is not worth holding the job for: the next run asks again.
-MAX_RETRY_AFTER = 30
 
 
 async def ask_representatives_job() -> None:
@@ -37,37 +33,38 @@ async def ask_representatives_job() -> None:
 
 
 async def run_freshness(context: JobContext, now: datetime) -> None:
-    """Send this round's confirmation requests, then hide and report organisations nobody confirmed."""
+    """Queue this round's confirmation requests, hide and report organisations nobody confirmed, send."""
     if context.bot is None:
         # Counting asks that were never sent would hide organisations unfairly.
         log.error("freshness: no bot in the job context, nothing asked")
         return
-    bot = context.bot
-    i18n = create_i18n(context.settings.default_locale)
+    i18n = context.i18n or create_i18n(context.settings.default_locale)
+    day = now.date().isoformat()
     async with context.session_factory() as session:
         asked = 0
         for org in await due_for_confirmation(session, now):
-            for chat_id in await representative_chat_ids(session, org.id):
-                with i18n.context(), i18n.use_locale(await _locale_of(session, chat_id, i18n)):
-                    text, markup = ask_text(org), confirmation_keyboard(org.id)
-                await _send(bot, session, chat_id, text, markup)
+            for member in await representatives(session, org.id):
+                text, markup = render_for(i18n, member, lambda locale, zone, org=org: (ask_text(org), confirmation_keyboard(org.id)))
+                await notices.queue_message(session, NoticeKind.FRESHNESS_ASK, member.telegram_id, member, as_payload(text, markup),
+                                            now, subject=f"ask:{org.id}:{day}", organisation_id=org.id)
             await record_ask(session, org, now)
-            # One organisation at a time: a crash halfway must not ask the first ones twice.
-            await session.commit()
             asked += 1
+        await session.commit()  # the asks and their count together: a crash loses neither
 
         hidden = await hide_stale(session, now)
-        reported = [(org, bool(await representative_chat_ids(session, org.id))) for org in hidden]
-        await session.commit()
+        reported = [(org, bool(await representatives(session, org.id))) for org in hidden]
         if reported:
-            for chat_id in await secretariat_chat_ids(session, context.settings.secretariat_ids):
-                with i18n.context(), i18n.use_locale(await _locale_of(session, chat_id, i18n)):
-                    notices = [hidden_notice(org, had_representatives) for org, had_representatives in reported]
-                for text in _batched(notices):
-                    await _send(bot, session, chat_id, text)
-            await session.commit()  # members marked as blocked while reporting
+            for chat_id, member in await secretariat_recipients(session, context.settings.secretariat_ids):
+                reader = member or Member(telegram_id=chat_id, locale=None, timezone=None)
+                with speaking(i18n, reader):
+                    texts = [hidden_notice(org, had_representatives) for org, had_representatives in reported]
+                for number, text in enumerate(_batched(texts)):
+                    await notices.queue_message(session, NoticeKind.ORG_HIDDEN, chat_id, member, as_payload(text, None), now,
+                                                subject=f"hidden:{day}:{number}")
+        await session.commit()  # hidden and told together
+    done = await send_round(context, now)
     if asked or hidden:
-        log.info("freshness: asked about %d organisations, hid %d", asked, len(hidden))
+        log.info("freshness: asked about %d organisations, hid %d; %s sent now", asked, len(hidden), done.total)
 
 
 def _batched(texts: list[str]) -> list[str]:
@@ -79,36 +76,3 @@ def _batched(texts: list[str]) -> list[str]:
         else:
             batches.append(text)
     return batches
-
-
-async def _locale_of(session: AsyncSession, telegram_id: int, i18n: I18n) -> str:
-    """The locale a member chose; the default for a chat we know only by its id."""
-    member = await Repo(session).members.by_telegram_id(telegram_id)
-    return resolve_locale(member.locale if member else None, None, i18n.default_locale)
-
-
-async def _send(bot: Bot, session: AsyncSession, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None) -> bool:
-    """Send one message politely; a failure is logged (403 marks the member blocked), never raised."""
-    try:
-        for attempt in range(2):
-            try:
-                await bot.send_message(chat_id, text, reply_markup=markup)
-                return True
-            except TelegramRetryAfter as error:
-                if attempt or error.retry_after > MAX_RETRY_AFTER:
-                    log.warning("freshness: flood wait %ss for chat %s, skipped", error.retry_after, chat_id)
-                    return False
-                await asyncio.sleep(error.retry_after)
-        return False
-    except TelegramForbiddenError:
-        await mark_blocked(session, chat_id)
-        log.info("freshness: chat %s has blocked the bot", chat_id)
-        return False
-    except TelegramAPIError as error:
-        log.warning("freshness: could not write to chat %s: %s", chat_id, error)
-        return False
-    except Exception:  # a network hiccup must not stop the round for everyone else
-        log.exception("freshness: sending to chat %s failed", chat_id)
-        return False
-    finally:
-        await asyncio.sleep(SEND_INTERVAL)

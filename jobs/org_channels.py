@@ -13,12 +13,13 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramNetworkError, TelegramRetryAfter, TelegramServerError
 from sqlalchemy import update
 
+from bot.i18n import resolve_locale
 from bot.org_views import channel_card, content_hash, paused_text, removed_for_role_text
 from bot.services import org_channels as oc
 from bot.notify import notify_representatives
@@ -88,7 +89,7 @@ async def tick(context: JobContext, now: datetime | None = None) -> int:
     for job in jobs:
         if job.link_id in paused:
             continue
-        locale = job.locale or (i18n.default_locale if i18n else "en")
+        locale = resolve_locale(job.locale, None, i18n.default_locale)
         with i18n.context(), i18n.use_locale(locale):
             text, markup = channel_card(job.event, job.organisation, locale, username)
         digest = content_hash(text, markup)
@@ -99,7 +100,7 @@ async def tick(context: JobContext, now: datetime | None = None) -> int:
         token = await gate.acquire(job.chat_id, track=True)
         error: str | None = None
         message_id = job.message_id
-        retry_at = None
+        transient = False
         try:
             try:
                 if job.message_id is None:
@@ -133,9 +134,9 @@ async def tick(context: JobContext, now: datetime | None = None) -> int:
             if "not modified" not in exc.message:
                 error = exc.message  # this version cannot be shown; the next edit of the event tries again
         except (TelegramNetworkError, TelegramServerError) as exc:
-            error, retry_at, digest = str(exc), now + timedelta(seconds=30), job.content_hash  # type: ignore[assignment]
+            error, transient, digest = str(exc), True, job.content_hash  # type: ignore[assignment]
         async with context.session_factory() as session:
-            await oc.record_post(session, job, message_id=message_id, content_hash=digest, error=error, now=now, retry_at=retry_at)
+            await oc.record_post(session, job, message_id=message_id, content_hash=digest, error=error, now=now, transient=transient)
             await session.commit()
     return done
 

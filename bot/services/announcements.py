@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import LOCALES
 from bot.geo import distance_km, validate_coordinates
 from bot.services.timeutil import quiet_until  # noqa: F401  (old home)
+from bot.services.validate import InvalidLink, clean_link
 from bot.numbers import ROW_ID, NumberError, parse_int
 from bot.telegram_format import EntityParseError, parse_formatted, utf16_len
 from db.models import Announcement, AnnouncementStatus, Delivery, DeliveryStatus, Member
@@ -202,8 +203,12 @@ async def schedule(session: AsyncSession, draft: Draft, created_by: int | None, 
         send_at = next_occurrence(draft.recurrence, now)
     elif send_at is not None and send_at < now - timedelta(minutes=1):
         raise AnnouncementError("past")
-    if draft.link_url and not re.match(r"^https?://[^\s<>\"]+\.[^\s<>\"]+$", draft.link_url):
-        raise AnnouncementError("link")
+    link_url = None
+    if draft.link_url:
+        try:
+            link_url = clean_link(draft.link_url)
+        except InvalidLink as error:
+            raise AnnouncementError("link") from error
     announcement = Announcement(
         created_by=created_by,
         texts=texts,
@@ -213,7 +218,7 @@ async def schedule(session: AsyncSession, draft: Draft, created_by: int | None, 
         send_at=send_at or now,
         recurrence=draft.recurrence,
         photo_file_id=draft.photo_file_id,
-        link_url=draft.link_url,
+        link_url=link_url,
         link_text=(draft.link_text or "")[:64] or None,
         progress_chat_id=progress[0] if progress else None,
         progress_message_id=progress[1] if progress else None,

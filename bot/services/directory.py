@@ -11,6 +11,7 @@ from db.directory_repo import KIND_EVENT, KIND_ORGANISATION, KINDS, DirectoryRep
 from db.models import Event, Organisation
 
 from bot.geo import validate_coordinates
+from bot.services.paging import Page
 from bot.services.vocab import ORGANISATION_CATEGORIES  # noqa: F401  (old home)
 
 __all__ = [
@@ -49,29 +50,8 @@ class DirectoryItem:
     organisation_name: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class DirectoryPage:
-    """A page of nearby items, nearest first."""
-
-    items: list[DirectoryItem]
-    total: int
-    offset: int
-    limit: int
-    has_next: bool
-
-
-@dataclass(frozen=True, slots=True)
-class SearchPage:
-    """A page of organisations matching a text search."""
-
-    items: list[Organisation]
-    total: int
-    offset: int
-    limit: int
-
-    @property
-    def has_next(self) -> bool:
-        return self.offset + len(self.items) < self.total
+DirectoryPage = Page[DirectoryItem]  # nearest first (names for annotations; pages are built as Page(...))
+SearchPage = Page[Organisation]
 
 
 def validate_radius(radius_km: float) -> float:
@@ -146,14 +126,14 @@ async def nearby(
                 )
             )
     total = result.total if result.total is not None else offset + len(items) + int(result.has_next)
-    return DirectoryPage(items=items, total=total, offset=offset, limit=limit, has_next=result.has_next)
+    return Page(items=items, total=total, offset=offset, limit=limit)
 
 
 async def search(session: AsyncSession, text: str, *, limit: int = 10, offset: int = 0) -> SearchPage:
     """Active organisations whose name (any language), city or category matches every word of text."""
     _check_page(offset, limit)
     items, total = await DirectoryRepo(session).search_organisations(text, offset=offset, limit=limit)
-    return SearchPage(items=items, total=total, offset=offset, limit=limit)
+    return Page(items=items, total=total, offset=offset, limit=limit)
 
 
 async def get_organisation(session: AsyncSession, organisation_id: int) -> Organisation | None:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.geo import distance_km, get_gazetteer
 from bot.services.events import event_city_id, zone_of
+from bot.services.paging import Page
 from db.models import Event, EventStatus, Follow, Member, Organisation, Rsvp, RsvpStatus
 
 #: How far ahead a member may look: a date filter beyond this is refused.
@@ -48,16 +49,7 @@ class ListedEvent:
     distance_km: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class EventPage:
-    items: list[ListedEvent]
-    total: int
-    offset: int
-    limit: int
-
-    @property
-    def has_next(self) -> bool:
-        return self.offset + len(self.items) < self.total
+EventPage = Page[ListedEvent]
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +141,7 @@ async def upcoming_for(session: AsyncSession, member: Member, win: Window, *, of
     hosts = {event.organisation_id for event, _, _ in page}
     by_id = {org.id: org for org in await session.scalars(select(Organisation).where(Organisation.id.in_(hosts)))} if hosts else {}
     items = [ListedEvent(event, by_id.get(event.organisation_id), source, km) for event, source, km in page]
-    return EventPage(items, len(listed), offset, limit)
+    return Page(items, len(listed), offset, limit)
 
 
 async def answered_by(session: AsyncSession, member: Member, now: datetime, *, offset: int = 0, limit: int = 5) -> tuple[list[Answered], int]:

@@ -1,5 +1,6 @@
-"""Events: drafts and their validation, submission and moderation, RSVPs with a waitlist,
-reminders, follows, the audience of a new event, and representatives' roles."""
+"""Events: drafts and their validation, submission, RSVPs with a waitlist, reminders, follows,
+the audience of a new event, and representatives' roles. Moderation lives in
+bot/services/moderation.py (re-exported here for its old callers)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy import text as sql
@@ -19,14 +19,18 @@ from bot.services.members import member_event_data, members_by_telegram_ids  # n
 from bot.services.timeutil import in_quiet_hours, zone_of  # noqa: F401  (in_quiet_hours: old home)
 from bot.services.vocab import EVENT_CATEGORIES, EVENT_LANGUAGES
 from bot.numbers import IntRange, NumberError, parse_int
+from bot.services import validate
+from bot.services.paging import Page
+from bot.services.errors import EventNotFound, InvalidEventField, NotAllowed, WrongStatus  # noqa: F401  (old home)
+from bot.services.moderation import REASON_MAX, approve_event, clean_reason, pending_events, reject_event  # noqa: F401  (old home)
+from bot.services.validate import CONTROL, bounded
 from bot.services.roles import is_secretariat, represents
 from db.models import Event, EventStatus, Follow, Member, Organisation, Role, RoleName, Rsvp, RsvpStatus
 from db.repositories import Repo
 
 TITLE_MAX = 120
 DESCRIPTION_MAX = 2000
-REASON_MAX = 500
-LINK_MAX = 300
+LINK_MAX = validate.LINK_MAX
 VENUE_MAX = 300
 CAPACITY_MAX = 100_000
 CAPACITY = IntRange(1, CAPACITY_MAX)
@@ -39,72 +43,24 @@ REMINDER_1H = timedelta(hours=1)
 AUDIENCE_MAX_RADIUS_KM = 500
 
 
-# --- errors ------------------------------------------------------------------------------
-
-class InvalidEventField(ValueError):
-    """Why a value typed into the event form was refused (a code the handler translates)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class NotAllowed(PermissionError):
-    """The member does not hold the role this action needs (checked again on every action)."""
-
-
-class EventNotFound(LookupError):
-    """No such event, or not in a state this action applies to."""
-
-
-class WrongStatus(RuntimeError):
-    """The event is no longer in the state the action expected (someone decided first)."""
-
-    def __init__(self, status: str) -> None:
-        super().__init__(status)
-        self.status = status
-
-
 # --- validation --------------------------------------------------------------------------
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
-
-def _bounded(text: str, limit: int, field: str) -> str:
-    """The text if it is 1–limit characters; else InvalidEventField '<field>_empty' or '<field>_too_long'."""
-    if not text:
-        raise InvalidEventField(f"{field}_empty")
-    if len(text) > limit:
-        raise InvalidEventField(f"{field}_too_long")
-    return text
-
 
 def clean_title(raw: str | None) -> str:
     """A title on one line, 1–120 characters."""
-    return _bounded(" ".join((raw or "").split()), TITLE_MAX, "title")
+    return bounded(" ".join((raw or "").split()), TITLE_MAX, "title")
 
 
 def clean_description(raw: str | None) -> str:
     """A description up to 2000 characters; line breaks kept, control characters dropped."""
-    return _bounded(_CONTROL.sub("", (raw or "").strip()), DESCRIPTION_MAX, "description")
+    return bounded(CONTROL.sub("", (raw or "").strip()), DESCRIPTION_MAX, "description")
 
 
 def clean_link(raw: str | None) -> str:
-    """An http(s) link with a host; `example.org/x` becomes `https://example.org/x`."""
-    link = (raw or "").strip()
-    if link and "://" not in link:
-        link = "https://" + link
+    """An http(s) link with a host (bot/services/validate.py); `example.org/x` becomes `https://example.org/x`."""
     try:
-        parts = urlsplit(link)
-    except ValueError as error:
+        return validate.clean_link(raw)
+    except validate.InvalidLink as error:
         raise InvalidEventField("link") from error
-    host = parts.hostname or ""
-    if (
-        parts.scheme not in ("http", "https") or "." not in host or len(link) > LINK_MAX
-        or any(ch.isspace() or ch in '<>"' for ch in link)
-    ):
-        raise InvalidEventField("link")
-    return link
 
 
 def clean_category(raw: object) -> str:
@@ -121,11 +77,6 @@ def clean_capacity(raw: str | None, locale: str | None = None) -> int:
     if isinstance(value, NumberError):
         raise InvalidEventField("capacity")
     return value
-
-
-def clean_reason(raw: str | None) -> str:
-    """A rejection reason, 1–500 characters."""
-    return _bounded(_CONTROL.sub("", (raw or "").strip()), REASON_MAX, "reason")
 
 
 _FULL = (
@@ -370,15 +321,22 @@ async def get_event(session: AsyncSession, event_id: int) -> Event | None:
     return await session.get(Event, event_id)
 
 
-async def submit_event(session: AsyncSession, member: Member | None, draft: dict[str, Any], now: datetime) -> Event:
-    """Create an event from a finished draft: pending, or approved at once for a trusted organisation."""
+async def submitting_organisation(session: AsyncSession, member: Member | None, draft: dict[str, Any]) -> Organisation:
+    """The draft's organisation, when it is listed and the member represents it (else NotAllowed)."""
     organisation_id = int(draft.get("organisation_id") or 0)
     if not await represents(session, member, organisation_id):
         raise NotAllowed()
-    assert member is not None
     organisation = await session.get(Organisation, organisation_id)
     if organisation is None or not organisation.is_active:
         raise NotAllowed()
+    return organisation
+
+
+async def submit_event(session: AsyncSession, member: Member | None, draft: dict[str, Any], now: datetime) -> Event:
+    """Create an event from a finished draft: pending, or approved at once for a trusted organisation."""
+    organisation = await submitting_organisation(session, member, draft)
+    assert member is not None
+    organisation_id = organisation.id
     event = event_from_draft(draft, now)
     event.submitted_by = member.id
     event.status = EventStatus.APPROVED.value if organisation.trusted else EventStatus.PENDING.value
@@ -414,55 +372,6 @@ async def update_event(session: AsyncSession, member: Member | None, event_id: i
     event.updated_at = now
     await session.flush()
     await Repo(session).audit.record("event.edited", actor_id=member.id, event_id=event.id, status=event.status)
-    return event
-
-
-async def pending_events(session: AsyncSession, limit: int = 10, offset: int = 0) -> tuple[list[Event], int]:
-    """The moderation queue, oldest first, and its length."""
-    from bot.services.series import not_a_later_pending_occurrence  # a series is moderated once
-
-    where = (Event.status == EventStatus.PENDING.value) & not_a_later_pending_occurrence()
-    total = await session.scalar(select(func.count()).select_from(Event).where(where)) or 0
-    rows = await session.scalars(select(Event).where(where).order_by(Event.created_at, Event.id).offset(offset).limit(limit))
-    return list(rows), total
-
-
-async def _decide(session: AsyncSession, actor: Member | None, event_id: int, secretariat_ids: frozenset[int]) -> Event:
-    if not await is_secretariat(session, actor, secretariat_ids):
-        raise NotAllowed()
-    event = await session.get(Event, event_id, with_for_update=True)
-    if event is None:
-        raise EventNotFound()
-    if event.status != EventStatus.PENDING.value:
-        raise WrongStatus(event.status)
-    return event
-
-
-async def approve_event(session: AsyncSession, actor: Member | None, event_id: int, secretariat_ids: frozenset[int],
-                        now: datetime) -> Event:
-    """The secretariat approves a pending event; audited with who and when."""
-    event = await _decide(session, actor, event_id, secretariat_ids)
-    event.status, event.reject_reason, event.updated_at = EventStatus.APPROVED.value, None, now
-    await session.flush()
-    await Repo(session).audit.record("event.approved", actor_id=actor.id if actor else None, event_id=event.id, at=now.isoformat())
-    from bot.services.series import decide_siblings  # a series is moderated once
-
-    await decide_siblings(session, event, now)
-    return event
-
-
-async def reject_event(session: AsyncSession, actor: Member | None, event_id: int, reason: str,
-                       secretariat_ids: frozenset[int], now: datetime) -> Event:
-    """The secretariat rejects a pending event with a reason; audited with who, when and why."""
-    reason = clean_reason(reason)
-    event = await _decide(session, actor, event_id, secretariat_ids)
-    event.status, event.reject_reason, event.updated_at = EventStatus.REJECTED.value, reason, now
-    await session.flush()
-    await Repo(session).audit.record("event.rejected", actor_id=actor.id if actor else None, event_id=event.id,
-                                     reason=reason, at=now.isoformat())
-    from bot.services.series import decide_siblings
-
-    await decide_siblings(session, event, now)
     return event
 
 
@@ -657,16 +566,7 @@ class Attendee:
     waitlisted: bool
 
 
-@dataclass(frozen=True)
-class AttendeePage:
-    items: list[Attendee]
-    total: int
-    offset: int
-    limit: int
-
-    @property
-    def has_next(self) -> bool:
-        return self.offset + len(self.items) < self.total
+AttendeePage = Page[Attendee]
 
 
 async def attendees(session: AsyncSession, member: Member | None, event_id: int, secretariat_ids: frozenset[int],
@@ -683,7 +583,7 @@ async def attendees(session: AsyncSession, member: Member | None, event_id: int,
         .order_by(Rsvp.waitlisted, Rsvp.status, Rsvp.id).offset(offset).limit(limit)
     )).all()
     items = [Attendee(name or "—", status, guests, waitlisted) for name, status, guests, waitlisted in rows]
-    return AttendeePage(items, total, offset, limit)
+    return Page(items, total, offset, limit)
 
 
 # --- reminders ---------------------------------------------------------------------------

@@ -25,7 +25,6 @@ from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pycountry
@@ -33,6 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.events import CAPACITY_MAX, EVENT_CATEGORIES, InvalidEventField, clean_capacity, clean_category
+from bot.services.validate import InvalidLink, clean_link
 from bot.services.vocab import ORGANISATION_CATEGORIES
 from db.directory_repo import DirectoryRepo, geo_cell_for
 from db.models import Event, EventStatus, Organisation
@@ -386,11 +386,10 @@ def _url(record: dict[str, Any], name: str, model: type) -> str | None:
     value = _text(record, name, model)
     if value is None:
         return None
-    parts = urlsplit(value)
-    host = parts.hostname or ""
-    if parts.scheme not in ("http", "https") or "." not in host or any(c.isspace() or c in "<>\"'" for c in value):
-        raise _Bad(f"bad {'website' if name == 'website' else name} {value!r} (an http(s):// address)")
-    return value
+    try:
+        return clean_link(value)
+    except InvalidLink:
+        raise _Bad(f"bad {'website' if name == 'website' else name} {value!r} (an http(s):// address)") from None
 
 
 def _collect(record: dict[str, Any], parsers: dict[str, Callable[[], Any]]) -> tuple[dict[str, Any], list[str]]:

@@ -8,6 +8,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import LOCALES
+from bot.services.announcements import text_for
 from db.models import Announcement, Delivery, Event, Follow, FsmRecord, Member, Role, Rsvp
 from db.repositories import Repo
 from db.types import utcnow
@@ -84,7 +85,7 @@ async def export_member_data(session: AsyncSession, member: Member) -> dict[str,
                 "announcement_id": d.announcement_id,
                 "status": d.status,
                 "sent_at": d.sent_at.isoformat() if d.sent_at else None,
-                "text": a.texts.get(member.locale or "en") or next(iter(a.texts.values()), None),
+                "text": text_for(a.texts, member.locale) if a.texts else None,
             }
             for d, a in deliveries
         ],

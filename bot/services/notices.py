@@ -1,18 +1,23 @@
-"""Notices to members about events (new-event news, cancellations, waitlist promotions).
+"""The queue of messages to members outside a reply: event news, cancellations, waitlist promotions,
+reminders, digests, freshness asks, notices to the secretariat and to representatives.
 
 A notice is queued in the same transaction as what caused it (an approval, a cancellation, an
-RSVP that freed a place), so it is neither lost nor sent for something that rolled back; the
-worker (jobs/event_news.py) sends it later through the rate gate. Quiet hours defer a notice to
-their end instead of dropping it.
+RSVP that freed a place, a digest marked as sent, an ask counted), so it is neither lost nor sent
+for something that rolled back; the one sender (bot/notify.py) sends it through the rate gate.
+Quiet hours defer a notice to their end unless it is urgent. A sender first claims the rows it
+will send (`claim`), so two senders (the worker's tick and a handler, or two processes) never
+send the same one; a claim left by a crash expires after CLAIM_TTL and the row is sent then.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.events import event_audience
@@ -20,21 +25,61 @@ from bot.services.timeutil import quiet_until
 from db.models import DeliveryStatus, Event, EventStatus, Member, Notice, NoticeKind
 
 MAX_ATTEMPTS = 5
+CLAIM_TTL = timedelta(minutes=10)  # a claim older than this was left by a sender that died
 
+
+def next_try(attempts: int, now: datetime) -> datetime | None:
+    """When a message that failed `attempts` times for a passing reason (network, server) goes again:
+    after 2, 4, 8, 16 s, … at most 5 minutes; None once MAX_ATTEMPTS are spent (it has failed)."""
+    if attempts >= MAX_ATTEMPTS:
+        return None
+    return now + timedelta(seconds=min(300, 2 ** attempts))
+
+
+def new_claim() -> str:
+    return secrets.token_hex(8)
+
+
+# --- queueing ------------------------------------------------------------------------------
 
 async def queue(session: AsyncSession, kind: NoticeKind, event: Event, members: Iterable[Member], now: datetime,
                 *, urgent: bool = False) -> int:
-    """Queue one notice per member (once per kind and event); returns how many were added."""
+    """Queue one notice about an event per member (once per kind and event), rendered when sent;
+    returns how many were added."""
     existing = set(await session.scalars(
         select(Notice.member_id).where(Notice.kind == kind.value, Notice.event_id == event.id)))
     rows = [
-        {"kind": kind.value, "event_id": event.id, "member_id": member.id, "status": DeliveryStatus.PENDING.value,
+        {"kind": kind.value, "event_id": event.id, "member_id": member.id, "chat_id": member.telegram_id,
+         "subject": f"event:{event.id}", "status": DeliveryStatus.PENDING.value,
          "attempts": 0, "not_before": None if urgent else quiet_until(member, now), "created_at": now}
         for member in members if member.id not in existing and member.is_active
     ]
     if rows:
         await session.execute(Notice.__table__.insert(), rows)
     return len(rows)
+
+
+async def queue_message(session: AsyncSession, kind: NoticeKind, chat_id: int, member: Member | None,
+                        payload: dict[str, Any], now: datetime, *, urgent: bool = False, subject: str | None = None,
+                        event_id: int | None = None, organisation_id: int | None = None,
+                        claim: str | None = None) -> Notice | None:
+    """Queue a message already rendered for its recipient (`payload`, see bot/notify.py). `member` is
+    None for a chat we know only by its id. None when it is not queued: the member is inactive, or
+    a notice of this kind and subject is already queued for the chat. `claim` queues it taken by
+    the caller, who sends it at once."""
+    if member is not None and member.is_active is False:
+        return None
+    if subject is not None and await session.scalar(select(Notice.id).where(
+            Notice.kind == kind.value, Notice.chat_id == chat_id, Notice.subject == subject)) is not None:
+        return None
+    notice = Notice(kind=kind.value, chat_id=chat_id, member_id=member.id if member is not None else None,
+                    subject=subject, event_id=event_id, organisation_id=organisation_id, payload=payload,
+                    status=DeliveryStatus.PENDING.value, attempts=0, created_at=now,
+                    not_before=None if urgent or member is None else quiet_until(member, now),
+                    claim=claim, claimed_at=now if claim else None)
+    session.add(notice)
+    await session.flush()
+    return notice
 
 
 async def queue_event_news(session: AsyncSession, now: datetime) -> int:
@@ -51,40 +96,67 @@ async def queue_event_news(session: AsyncSession, now: datetime) -> int:
     return queued
 
 
+# --- sending: claim, then record what happened ----------------------------------------------
+
 @dataclass(frozen=True)
 class DueNotice:
     notice: Notice
-    event: Event
-    member: Member
+    event: Event | None
+    member: Member | None
 
 
-async def due(session: AsyncSession, now: datetime, limit: int) -> list[DueNotice]:
-    """Pending notices whose time has come, oldest first."""
+def _free(now: datetime):  # type: ignore[no-untyped-def]
+    return or_(Notice.claim.is_(None), Notice.claimed_at < now - CLAIM_TTL)
+
+
+async def claim_due(session: AsyncSession, now: datetime, limit: int, claim: str,
+                    ids: Sequence[int] | None = None) -> list[DueNotice]:
+    """Take up to `limit` pending notices whose time has come (of `ids`, when given), oldest first,
+    and return them; the caller commits before sending, so no other sender takes them."""
+    due = and_(Notice.status == DeliveryStatus.PENDING.value,
+               or_(Notice.not_before.is_(None), Notice.not_before <= now), _free(now))
+    chosen = select(Notice.id).where(due)
+    if ids is not None:
+        chosen = chosen.where(Notice.id.in_(list(ids)))
+    # The condition is repeated on the rows themselves: a concurrent sender's claim wins (PostgreSQL
+    # re-checks it on rows another transaction just updated).
+    await session.execute(
+        update(Notice).where(Notice.id.in_(chosen.order_by(Notice.id).limit(limit).scalar_subquery()), due)
+        .values(claim=claim, claimed_at=now).execution_options(synchronize_session=False))
     rows = (await session.execute(
-        select(Notice, Event, Member).join(Event, Event.id == Notice.event_id).join(Member, Member.id == Notice.member_id)
-        .where(Notice.status == DeliveryStatus.PENDING.value,
-               (Notice.not_before.is_(None)) | (Notice.not_before <= now))
-        .order_by(Notice.id).limit(limit)
+        select(Notice, Event, Member).outerjoin(Event, Event.id == Notice.event_id)
+        .outerjoin(Member, Member.id == Notice.member_id)
+        .where(Notice.claim == claim, Notice.status == DeliveryStatus.PENDING.value).order_by(Notice.id)
+        .execution_options(populate_existing=True)
     )).all()
     return [DueNotice(notice, event, member) for notice, event, member in rows]
 
 
+async def release(session: AsyncSession, claim: str) -> None:
+    """Give back the claimed notices not sent (flood control stopped the round): the next round takes them."""
+    await session.execute(update(Notice).where(Notice.claim == claim, Notice.status == DeliveryStatus.PENDING.value)
+                          .values(claim=None, claimed_at=None).execution_options(synchronize_session="fetch"))
+
+
 def mark(notice: Notice, status: DeliveryStatus, now: datetime, error: str | None = None) -> None:
-    """Record a final outcome."""
+    """Record a final outcome; the rendered text is not kept once the notice is done."""
     notice.status = status.value
     notice.attempts += 1
     notice.last_error = error[:300] if error else None
     notice.sent_at = now if status == DeliveryStatus.SENT else None
+    notice.claim, notice.claimed_at, notice.payload = None, None, None
 
 
 def retry_later(notice: Notice, now: datetime, error: str) -> None:
-    """A transient failure: back off, give up after MAX_ATTEMPTS."""
+    """A transient failure: back off (next_try), give up after MAX_ATTEMPTS."""
     notice.attempts += 1
     notice.last_error = error[:300]
-    if notice.attempts >= MAX_ATTEMPTS:
-        notice.status = DeliveryStatus.FAILED.value
+    notice.claim, notice.claimed_at = None, None
+    again = next_try(notice.attempts, now)
+    if again is None:
+        notice.status, notice.payload = DeliveryStatus.FAILED.value, None
     else:
-        notice.not_before = now + timedelta(seconds=min(300, 2 ** notice.attempts))
+        notice.not_before = again
 
 
 async def counts(session: AsyncSession, event_id: int) -> dict[str, int]:

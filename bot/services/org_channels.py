@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.notices import MAX_ATTEMPTS, next_try
 from bot.services.roles import is_secretariat, represents
 from db.models import ChatLink, ChatLinkStatus, ChatPost, Event, EventStatus, Member, Organisation, Role, RoleName
 from db.repositories import Repo
@@ -203,8 +204,10 @@ async def planned_posts(session: AsyncSession, now: datetime, limit: int = POSTS
 
 
 async def record_post(session: AsyncSession, job: PostJob, *, message_id: int | None, content_hash: str | None,
-                      error: str | None, now: datetime, retry_at: datetime | None = None) -> None:
-    """Remember what a linked chat shows for an event (or why it could not be sent)."""
+                      error: str | None, now: datetime, transient: bool = False) -> None:
+    """Remember what a linked chat shows for an event (or why it could not be sent). A transient
+    failure (network, server) is tried again later, backing off as every sender does (notices.next_try)
+    but never giving up: the card stays due while the event is upcoming."""
     post = await session.get(ChatPost, job.post_id) if job.post_id else None
     if post is None:
         post = await session.scalar(select(ChatPost).where(ChatPost.link_id == job.link_id, ChatPost.event_id == job.event.id))
@@ -213,7 +216,7 @@ async def record_post(session: AsyncSession, job: PostJob, *, message_id: int | 
         session.add(post)
     post.attempts = (post.attempts or 0) + 1
     post.last_error = error[:300] if error else None
-    post.not_before = retry_at
+    post.not_before = (next_try(min(post.attempts, MAX_ATTEMPTS - 1), now) if transient else None)
     if error is None:
         if post.message_id is None:
             post.posted_at = now

@@ -44,3 +44,20 @@ async def representative_chat_ids(session: AsyncSession, organisation_id: int) -
         .where(Role.role == RoleName.ORG_REP.value, Role.organisation_id == organisation_id, Member.is_active.is_(True))
     )
     return sorted(set(rows))
+
+
+async def representatives(session: AsyncSession, organisation_id: int) -> list[Member]:
+    """An organisation's active representatives, by member id."""
+    rows = await session.scalars(
+        select(Member).join(Role, Role.member_id == Member.id)
+        .where(Role.role == RoleName.ORG_REP.value, Role.organisation_id == organisation_id, Member.is_active.is_(True))
+        .order_by(Member.id)
+    )
+    return list(rows.unique())
+
+
+async def secretariat_recipients(session: AsyncSession, secretariat_ids: frozenset[int]) -> list[tuple[int, Member | None]]:
+    """Every secretariat chat (secretariat_chat_ids) with its member row, None for an id that has none."""
+    chat_ids = await secretariat_chat_ids(session, secretariat_ids)
+    rows = {member.telegram_id: member for member in await session.scalars(select(Member).where(Member.telegram_id.in_(chat_ids)))}
+    return [(chat_id, rows.get(chat_id)) for chat_id in chat_ids]

@@ -16,8 +16,7 @@ from dateutil.rrule import FR, MO, SA, SU, TH, TU, WE, rrule, rrulestr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.events import InvalidEventField, NotAllowed, check_start, event_from_draft, to_utc, zone_of
-from bot.services.roles import represents
+from bot.services.events import InvalidEventField, check_start, event_from_draft, submitting_organisation, to_utc, zone_of
 from db.models import Event, EventSeries, EventStatus, Member, Organisation, SeriesOccurrence
 from db.repositories import Repo
 
@@ -100,13 +99,9 @@ def expand(rule_text: str, first_local: datetime, zone: str) -> Expansion:
 
 async def create_series(session: AsyncSession, member: Member | None, draft: dict, rule: Rule, now: datetime) -> tuple[EventSeries, list[Event]]:  # type: ignore[type-arg]
     """Create a series and one event per occurrence (pending, or approved for a trusted organisation)."""
-    organisation_id = int(draft.get("organisation_id") or 0)
-    if not await represents(session, member, organisation_id):
-        raise NotAllowed()
+    organisation = await submitting_organisation(session, member, draft)
     assert member is not None
-    organisation = await session.get(Organisation, organisation_id)
-    if organisation is None or not organisation.is_active:
-        raise NotAllowed()
+    organisation_id = organisation.id
     template = event_from_draft(draft, now)  # validates every field once
     zone = template.timezone
     first_local = datetime.fromisoformat(draft["start_local"])
@@ -146,20 +141,6 @@ async def siblings(session: AsyncSession, series_id: int) -> list[Event]:
     """Every occurrence of a series, in order."""
     return list(await session.scalars(select(Event).join(SeriesOccurrence, SeriesOccurrence.event_id == Event.id)
                                       .where(SeriesOccurrence.series_id == series_id).order_by(Event.starts_at)))
-
-
-async def decide_siblings(session: AsyncSession, event: Event, now: datetime) -> int:
-    """Moderation once per series: the decision on one pending occurrence applies to the other pending ones."""
-    series = await series_of(session, event.id)
-    if series is None:
-        return 0
-    changed = 0
-    for other in await siblings(session, series.id):
-        if other.id != event.id and other.status == EventStatus.PENDING.value:
-            other.status, other.reject_reason, other.updated_at = event.status, event.reject_reason, now
-            changed += 1
-    await session.flush()
-    return changed
 
 
 async def occurrence_rows(session: AsyncSession, event_ids: list[int]) -> dict[int, tuple[SeriesOccurrence, EventSeries]]:
@@ -251,16 +232,3 @@ async def apply_to_series(session: AsyncSession, member: Member | None, event_id
     await Repo(session).audit.record("series.edited", actor_id=member.id if member else None, series_id=series.id,
                                      source_event_id=source.id, changed=len(changed))
     return changed
-
-
-
-def not_a_later_pending_occurrence():  # type: ignore[no-untyped-def]
-    """A filter for the moderation queue: of a series' pending occurrences only the earliest is listed
-    (deciding it decides the others)."""
-    from sqlalchemy import and_, exists
-    from sqlalchemy.orm import aliased
-
-    mine, theirs, earlier = aliased(SeriesOccurrence), aliased(SeriesOccurrence), aliased(Event)
-    return ~exists().where(and_(
-        mine.event_id == Event.id, theirs.series_id == mine.series_id, earlier.id == theirs.event_id,
-        earlier.status == EventStatus.PENDING.value, earlier.starts_at < Event.starts_at))
