@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from bot.services import calendar as cal
 from bot.services import events as ev
+from bot.services import moderation
 from db.models import AuditEntry, Event, EventStatus, Member, Organisation, Role, RoleName, Rsvp
 from db.types import utcnow
 
@@ -173,19 +174,19 @@ async def test_only_a_representative_submits_and_the_secretariat_decides(session
     assert event.geo_cell is not None, "the ORM listener places it"
     for actor in (rep, stranger, None):
         with pytest.raises(ev.NotAllowed):
-            await ev.approve_event(session, actor, event.id, SECRETARIAT, NOW)
+            await moderation.approve_event(session, actor, event.id, SECRETARIAT, NOW)
         with pytest.raises(ev.NotAllowed):
-            await ev.reject_event(session, actor, event.id, "no", SECRETARIAT, NOW)
-    await ev.reject_event(session, secretary, event.id, "Missing address", SECRETARIAT, NOW)
+            await moderation.reject_event(session, actor, event.id, "no", SECRETARIAT, NOW)
+    await moderation.reject_event(session, secretary, event.id, "Missing address", SECRETARIAT, NOW)
     assert (event.status, event.reject_reason) == ("rejected", "Missing address")
     with pytest.raises(ev.WrongStatus):
-        await ev.approve_event(session, secretary, event.id, SECRETARIAT, NOW)
+        await moderation.approve_event(session, secretary, event.id, SECRETARIAT, NOW)
     with pytest.raises(ev.NotAllowed):
         await ev.update_event(session, stranger, event.id, berlin_draft(org, title="Hijacked"), NOW)
     await ev.update_event(session, rep, event.id, berlin_draft(org, title="Nowruz"), NOW)
     assert (event.status, event.reject_reason, event.title) == ("pending", None, "Nowruz")
-    assert (await ev.pending_events(session))[1] == 1
-    await ev.approve_event(session, secretary, event.id, SECRETARIAT, NOW)
+    assert (await moderation.pending_events(session))[1] == 1
+    await moderation.approve_event(session, secretary, event.id, SECRETARIAT, NOW)
     assert event.status == "approved"
     # An approved event edited by its representative goes back to moderation.
     await ev.update_event(session, rep, event.id, berlin_draft(org, title="Nowruz 2"), NOW)

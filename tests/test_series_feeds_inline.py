@@ -11,6 +11,7 @@ import pytest
 
 from bot.sandbox.client import SandboxUser
 from bot.services import events as ev
+from bot.services import moderation
 from bot.services import series as se
 from bot.web import public_routes, start_http
 from db.models import EventStatus, RsvpStatus
@@ -70,7 +71,7 @@ async def test_a_series_is_moderated_once_and_each_occurrence_has_its_own_rsvp(s
     secretary = await add_member(session, SandboxUser(900, "Secretariat"))
     first_fan, second_fan = (await add_member(session, SandboxUser(7202, "A")), await add_member(session, SandboxUser(7203, "B")))
     _series, events = await se.create_series(session, rep, draft(org.id), se.Rule("weekly", weekdays=(5,), count=3), NOW)
-    await ev.approve_event(session, secretary, events[1].id, bot_settings.secretariat_ids, NOW)
+    await moderation.approve_event(session, secretary, events[1].id, bot_settings.secretariat_ids, NOW)
     assert {e.status for e in events} == {EventStatus.APPROVED.value}
     await ev.set_rsvp(session, first_fan, events[1].id, RsvpStatus.GOING.value, 0, NOW)
     waiting = await ev.set_rsvp(session, second_fan, events[1].id, RsvpStatus.GOING.value, 0, NOW)
@@ -202,5 +203,5 @@ async def test_the_moderation_queue_lists_a_series_once(session) -> None:  # typ
     single = await approved_event(session, org)
     single.status = EventStatus.PENDING.value
     _series, events = await se.create_series(session, rep, draft(org.id), se.Rule("weekly", weekdays=(5,), count=6), NOW)
-    queue, total = await ev.pending_events(session)
+    queue, total = await moderation.pending_events(session)
     assert total == 2 and {e.id for e in queue} == {single.id, events[0].id}

@@ -22,7 +22,6 @@ from bot.numbers import IntRange, NumberError, parse_int
 from bot.services import validate
 from bot.services.paging import Page
 from bot.services.errors import EventNotFound, InvalidEventField, NotAllowed, WrongStatus  # noqa: F401  (old home)
-from bot.services.moderation import REASON_MAX, approve_event, clean_reason, pending_events, reject_event  # noqa: F401  (old home)
 from bot.services.validate import CONTROL, bounded
 from bot.services.roles import is_secretariat, represents
 from db.models import Event, EventStatus, Follow, Member, Organisation, Role, RoleName, Rsvp, RsvpStatus

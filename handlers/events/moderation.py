@@ -23,6 +23,7 @@ from bot.i18n import escape
 from bot.notify import nudge_after_commit, send_rendered
 from bot.replies import edit_markup
 from bot.services import events as ev
+from bot.services import moderation
 from bot.states import RejectForm
 from bot.views.events import (
     approved_text,
@@ -55,7 +56,7 @@ async def _tell_submitter(bot: Bot, session: AsyncSession, i18n: I18n, event: Ev
 
 @router.message(Command("pending"))
 async def pending_command(message: Message, session: AsyncSession, member: Member | None, i18n: I18n) -> None:
-    events, total = await ev.pending_events(session, limit=PENDING_SHOWN)
+    events, total = await moderation.pending_events(session, limit=PENDING_SHOWN)
     if not total:
         await message.answer(_("No events are waiting for moderation."))
         return
@@ -72,7 +73,7 @@ async def approve(query: CallbackQuery, callback_data: ModCB, session: AsyncSess
                   settings: Settings, i18n: I18n, nudge_worker: Nudge | None = None,
                   after_commit: Callable[[Nudge], None] | None = None) -> None:
     try:
-        event = await ev.approve_event(session, member, callback_data.id, settings.secretariat_ids, utcnow())
+        event = await moderation.approve_event(session, member, callback_data.id, settings.secretariat_ids, utcnow())
     except (ev.NotAllowed, ev.WrongStatus, ev.EventNotFound) as error:
         await query.answer(decision_refusal(error), show_alert=True)
         return
@@ -102,7 +103,7 @@ async def reject_reason_given(message: Message, state: FSMContext, session: Asyn
                               settings: Settings, i18n: I18n) -> None:
     data = await state.get_data()
     try:
-        event = await ev.reject_event(session, member, int(data.get("reject_id") or 0), message.text or "",
+        event = await moderation.reject_event(session, member, int(data.get("reject_id") or 0), message.text or "",
                                       settings.secretariat_ids, utcnow())
     except ev.InvalidEventField as error:
         await message.answer(reason_text(error.reason))
