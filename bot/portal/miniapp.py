@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -14,10 +13,10 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import escape
 from bot.portal import i18n as pi18n
 from bot.services import events as ev
-from db.models import Event, EventStatus, Member, Organisation, Rsvp, RsvpStatus
+from bot.services import notices
+from db.models import Event, EventStatus, Member, NoticeKind, Organisation, Rsvp, RsvpStatus
 
 if TYPE_CHECKING:
     from bot.portal.routes import Portal
@@ -25,19 +24,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class Promoted:
-    """A member who got a freed place, with what the bot tells them (read before the commit)."""
-
-    telegram_id: int
-    locale: str | None
-    zone: str | None
-    title: str
-    starts_at: datetime
-    event_zone: str
-
-
-Result = tuple[int, str, dict[str, Any], list[Promoted]]
+Result = tuple[int, str, dict[str, Any]]  # HTTP status, the message in the member's language, extra fields
 MY_EVENTS_LIMIT = 50
 
 
@@ -69,7 +56,7 @@ async def my_events(portal: Portal, session: AsyncSession, member: Member, body:
         items=items, lang=locale, zone=zone, u=lambda path="/": f"/{locale}{path}",
         when=lambda moment, tz, fmt="medium": pi18n.when(moment, locale, tz, fmt),
         cancelled=EventStatus.CANCELLED.value, going=RsvpStatus.GOING.value)
-    return 200, "", {"html": html, "count": len(items)}, []
+    return 200, "", {"html": html, "count": len(items)}
 
 
 async def rsvp(portal: Portal, session: AsyncSession, member: Member, body: dict[str, Any], now: datetime,
@@ -77,15 +64,15 @@ async def rsvp(portal: Portal, session: AsyncSession, member: Member, body: dict
     event_id = _int(body.get("event_id"))
     status = body.get("status")
     if event_id is None or status not in {s.value for s in RsvpStatus}:
-        return 400, _("This request is not valid."), {}, []
+        return 400, _("This request is not valid."), {}
     try:
         result = await ev.set_rsvp(session, member, event_id, str(status), None, now)
     except ev.EventNotFound:
-        return 404, _("This event is no longer open for answers."), {}, []
+        return 404, _("This event is no longer open for answers."), {}
     except ev.NotAllowed:
-        return 403, _("Please register in the bot first: send /start."), {}, []
+        return 403, _("Please register in the bot first: send /start."), {}
     except ev.InvalidEventField:
-        return 400, _("This request is not valid."), {}, []
+        return 400, _("This request is not valid."), {}
     if result.rsvp.status == RsvpStatus.GOING.value and result.rsvp.waitlisted:
         message = _("The event is full: you are on the waiting list.")
     elif result.rsvp.status == RsvpStatus.GOING.value:
@@ -94,9 +81,9 @@ async def rsvp(portal: Portal, session: AsyncSession, member: Member, body: dict
         message = _("Saved: you might come.")
     else:
         message = _("Saved: you are not going.")
-    notices = [Promoted(m.telegram_id, m.locale, m.timezone, result.event.title, result.event.starts_at,
-                        result.event.timezone) for m in result.promoted if m.is_active]
-    return 200, message, {"answer": result.rsvp.status, "waitlisted": result.rsvp.waitlisted}, notices
+    if result.promoted:  # whoever moved up hears it from the bot, through the worker's queue (this commit)
+        await notices.queue_about(session, NoticeKind.WAITLIST_PROMOTED, result.event, result.promoted, now)
+    return 200, message, {"answer": result.rsvp.status, "waitlisted": result.rsvp.waitlisted}
 
 
 async def follow(portal: Portal, session: AsyncSession, member: Member, body: dict[str, Any], now: datetime,
@@ -109,43 +96,24 @@ async def follow(portal: Portal, session: AsyncSession, member: Member, body: di
         found = await portal.data.event(event_id)
         city_id = ev.event_city_id(found[0]) if found else None
         if city_id is None:
-            return 404, _("Page not found"), {}, []
+            return 404, _("Page not found"), {}
     if organisation_id is not None:
         org = await session.get(Organisation, organisation_id)
         if org is None or not org.is_active:
-            return 404, _("Page not found"), {}, []
+            return 404, _("Page not found"), {}
     elif city_id is None:
-        return 400, _("This request is not valid."), {}, []
+        return 400, _("This request is not valid."), {}
     target = {"organisation_id": organisation_id} if organisation_id is not None else {"city_id": city_id}
     if undo:
         await ev.unfollow(session, member, **target)  # type: ignore[arg-type]
-        return 200, _("You no longer follow it."), {"following": False}, []
+        return 200, _("You no longer follow it."), {"following": False}
     try:
         await ev.follow(session, member, **target)  # type: ignore[arg-type]
     except LookupError:
-        return 404, _("Page not found"), {}, []
-    return 200, _("Followed: you will hear of new events here in the bot."), {"following": True}, []
+        return 404, _("Page not found"), {}
+    return 200, _("Followed: you will hear of new events here in the bot."), {"following": True}
 
 
 ACTIONS: dict[str, Callable[..., Awaitable[Result]]] = {"my-events": my_events, "rsvp": rsvp, "follow": follow}
 
 
-async def tell_promoted(portal: Portal, promoted: list[Promoted]) -> None:
-    """Members who got a freed place hear it from the bot (after the answer is committed)."""
-    from bot.app import create_bot
-    from bot.config import LOCALES
-
-    bot = create_bot(portal.settings)
-    try:
-        for person in promoted:
-            locale = person.locale if person.locale in LOCALES else portal.settings.default_locale
-            with portal.i18n.context(), portal.i18n.use_locale(locale):
-                text = _("🎉 A place has freed up: you are now going to <b>{title}</b> ({when}).").format(
-                    title=escape(person.title),
-                    when=pi18n.when(person.starts_at, locale, person.zone or person.event_zone))
-            try:
-                await bot.send_message(person.telegram_id, text)
-            except Exception:  # noqa: BLE001 - a blocked member must not stop the others
-                log.warning("portal: could not tell a member of a freed place")
-    finally:
-        await bot.session.close()

@@ -86,7 +86,6 @@ class Portal:
         self._username: str | None = self.portal_settings.bot_username
         self._username_checked = 0.0
         self._username_lock = asyncio.Lock()
-        self._tasks: set[asyncio.Task[None]] = set()
         self._feeds: dict[tuple[object, ...], tuple[float, bytes, datetime]] = {}
         self._sitemap: tuple[float, list[str]] | None = None
         self._sitemap_parts: dict[tuple[str, int], bytes] = {}
@@ -444,15 +443,11 @@ class Portal:
                 handler = miniapp.ACTIONS.get(action)
                 if handler is None:
                     return self._api_reply(locale, 404, _("Page not found"))
-                status, message, extra, promoted = await handler(self, session, member, body, now, locale, request)
+                status, message, extra = await handler(self, session, member, body, now, locale, request)
                 if status < 300:
                     await session.commit()
                 else:
                     await session.rollback()
-        if promoted:  # after the commit, outside any transaction
-            task = asyncio.create_task(miniapp.tell_promoted(self, promoted))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
         return self._api_reply(locale, status, message, **extra)
 
 

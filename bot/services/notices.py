@@ -26,6 +26,7 @@ from db.models import DeliveryStatus, Event, EventStatus, Member, Notice, Notice
 
 MAX_ATTEMPTS = 5
 CLAIM_TTL = timedelta(minutes=10)  # a claim older than this was left by a sender that died
+URGENT_WITHIN = timedelta(hours=24)  # a notice about an event this close ignores quiet hours
 
 
 def next_try(attempts: int, now: datetime) -> datetime | None:
@@ -57,6 +58,11 @@ async def queue(session: AsyncSession, kind: NoticeKind, event: Event, members: 
     if rows:
         await session.execute(Notice.__table__.insert(), rows)
     return len(rows)
+
+
+async def queue_about(session: AsyncSession, kind: NoticeKind, event: Event, members: Iterable[Member], now: datetime) -> int:
+    """`queue`, urgent when the event is within a day (quiet hours would make the news late)."""
+    return await queue(session, kind, event, members, now, urgent=event.starts_at - now < URGENT_WITHIN)
 
 
 async def queue_message(session: AsyncSession, kind: NoticeKind, chat_id: int, member: Member | None,

@@ -17,7 +17,6 @@ from db.models import Event, Member, NoticeKind
 
 NOT_COMMAND = ~F.text.startswith("/")  # a command leaves a form step to its own handler
 Nudge = Callable[[], Awaitable[None]]  # dp["nudge_worker"]: start the worker's queues now (bot/process.py)
-URGENT_WITHIN = timedelta(hours=24)  # a notice about an event this close ignores quiet hours
 
 
 async def menu(message: Message, state: FSMContext, text: str, markup: Any = None) -> Message:
@@ -35,4 +34,4 @@ async def close(query: CallbackQuery, text: str) -> None:
 
 async def queue_notices(session: AsyncSession, kind: NoticeKind, event: Event, members: list[Member], now: datetime) -> None:
     """Tell these members later, through the worker: quiet hours wait unless the event is within a day."""
-    await notices.queue(session, kind, event, members, now, urgent=event.starts_at - now < URGENT_WITHIN)
+    await notices.queue_about(session, kind, event, members, now)
