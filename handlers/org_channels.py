@@ -9,6 +9,8 @@ unlinking)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import logging
 
 from aiogram import Bot, F, Router
@@ -49,7 +51,8 @@ async def _not_private(update: ChatMemberUpdated) -> bool:
 
 @router.my_chat_member(_not_private)
 async def bot_rights_changed(update: ChatMemberUpdated, session: AsyncSession, member: Member | None, bot: Bot,
-                             i18n: I18n, session_factory: async_sessionmaker[AsyncSession]) -> None:
+                             i18n: I18n, session_factory: async_sessionmaker[AsyncSession],
+                             after_commit: Callable[[Callable[[], Awaitable[None]]], None]) -> None:
     new = update.new_chat_member
     able = oc.can_post(new.status, update.chat.type, getattr(new, "can_post_messages", None))
     change = await oc.bot_status_changed(
@@ -57,8 +60,9 @@ async def bot_rights_changed(update: ChatMemberUpdated, session: AsyncSession, m
         is_forum=bool(update.chat.is_forum), able=able, actor=member, reason=f"bot status: {new.status}")
     if change is None:
         return
-    if change.paused:  # the change is committed before the first message goes out (bot/transaction.py)
-        await notify_representatives(bot, session_factory, i18n, change.link, paused_text)
+    if change.paused:  # queued in a session of its own, so only once this update has committed
+        link = change.link
+        after_commit(lambda: notify_representatives(bot, session_factory, i18n, link, paused_text))
         return
     if not change.ask:
         return
