@@ -50,7 +50,7 @@ TEXT = "Merhaba, <b>karde≈üler</b>! The community picnic is on Sunday at 12:00 ‚
 # --- the Bot API server (child process) ----------------------------------------------------
 
 async def serve(recipients: int, rate: float) -> None:
-    from bot.sandbox.server import SandboxServer
+    from sandbox.server import SandboxServer
 
     server = SandboxServer(flood_limit=rate)
     for index in range(recipients):

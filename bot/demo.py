@@ -8,9 +8,9 @@ from collections.abc import Iterable
 
 from bot.config import Settings, load_settings
 from bot.process import serve
-from bot.sandbox.client import SandboxClient
-from bot.sandbox.server import SandboxServer
-from bot.sandbox.terminal import run_terminal
+from sandbox.client import SandboxClient
+from sandbox.server import SandboxServer
+from sandbox.terminal import run_terminal
 
 log = logging.getLogger(__name__)
 DEMO_USER = 1001

@@ -122,7 +122,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="session")
 async def sandbox() -> AsyncIterator["SandboxServer"]:
     """One sandbox Bot API server for the session, reset before each test that uses it."""
-    from bot.sandbox.server import SandboxServer
+    from sandbox.server import SandboxServer
 
     server = SandboxServer()
     await server.start()
@@ -132,7 +132,7 @@ async def sandbox() -> AsyncIterator["SandboxServer"]:
 
 @pytest.fixture
 async def client(sandbox) -> AsyncIterator["SandboxClient"]:  # type: ignore[no-untyped-def]
-    from bot.sandbox.client import SandboxClient
+    from sandbox.client import SandboxClient
 
     # A generous settle: under load the bot may pause between two messages of one reply.
     async with SandboxClient(sandbox.base_url, settle=0.5) as client:

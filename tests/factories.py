@@ -58,7 +58,7 @@ async def approved_event(session: AsyncSession, org: Organisation, *, capacity: 
 
 async def add_members(session: AsyncSession, client: Any, count: int, *, start: int = 10_000, **fields: Any) -> list[Member]:
     """Registered members in Berlin, each with a sandbox chat (committed)."""
-    from bot.sandbox.client import SandboxUser
+    from sandbox.client import SandboxUser
 
     members = []
     for index in range(count):

@@ -19,8 +19,8 @@ from aiogram import Bot
 from bot.app import App, create_app, create_bot
 from bot.config import Settings
 from bot.runtime import run_polling
-from bot.sandbox.client import SandboxClient
-from bot.sandbox.server import SandboxServer
+from sandbox.client import SandboxClient
+from sandbox.server import SandboxServer
 
 
 @dataclass

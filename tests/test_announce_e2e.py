@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from bot.sandbox.client import SandboxUser
+from sandbox.client import SandboxUser
 from db.models import Announcement, Member, Role
 from db.types import utcnow
 from jobs.context import JobContext

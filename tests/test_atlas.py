@@ -19,7 +19,7 @@ from bot import charts
 from bot.config import LOCALES, ConfigError, load_settings
 from bot.i18n import create_i18n, format_number
 from bot.labels import country_label
-from bot.sandbox.client import SandboxUser
+from sandbox.client import SandboxUser
 from bot.services import atlas as service
 from bot.services.atlas import Domains, MemberRow
 from db.models import AtlasLedger, AtlasRelease, Member

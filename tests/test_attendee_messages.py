@@ -9,7 +9,7 @@ import pytest
 
 from sqlalchemy import select
 
-from bot.sandbox.client import SandboxUser
+from sandbox.client import SandboxUser
 from bot.services import attendee_messages as am
 from bot.services import events as ev
 from db.models import AttendeeMessage, Rsvp, RsvpStatus

@@ -10,7 +10,7 @@ from aiogram.methods import GetMyDescription, GetMyName, GetMyShortDescription
 from bot.commands import COMMANDS, DESCRIPTION, NAME, SHORT_DESCRIPTION, register_commands
 from bot.config import LOCALES
 from bot.i18n import LANGUAGE_NAMES, create_i18n
-from bot.sandbox.client import SandboxUser
+from sandbox.client import SandboxUser
 from db.models import Member
 from db.types import utcnow
 from tests.test_e2e_registration import register

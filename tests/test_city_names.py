@@ -7,7 +7,7 @@ import pytest
 
 from bot.geo import city_name, get_gazetteer, search_countries
 from bot.i18n import LANGUAGE_NAMES, create_i18n
-from bot.sandbox.client import SandboxUser
+from sandbox.client import SandboxUser
 
 I18N = create_i18n()
 

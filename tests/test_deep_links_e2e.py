@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.i18n import create_i18n
-from bot.sandbox.client import SandboxUser
+from sandbox.client import SandboxUser
 from db.models import Event, EventStatus, FsmRecord, Member, Organisation
 from db.types import utcnow
 from tests.test_e2e_registration import register

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 from bot.app import create_bot
 from bot.i18n import create_i18n
-from bot.sandbox.client import SandboxUser
+from sandbox.client import SandboxUser
 from db.models import Event, Follow, Member, Organisation
 from jobs.context import JobContext
 from jobs.digest import run_digest

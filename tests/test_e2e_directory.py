@@ -7,7 +7,7 @@ import re
 import pytest
 
 from bot.i18n import create_i18n, format_distance
-from bot.sandbox.client import SandboxUser
+from sandbox.client import SandboxUser
 from db.models import Organisation
 
 I18N = create_i18n()

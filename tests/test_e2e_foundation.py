@@ -17,7 +17,7 @@ from bot.config import LOCALES
 from bot.commands import COMMANDS
 from bot.i18n import LANGUAGE_NAMES
 from bot.runtime import create_webhook_app
-from bot.sandbox.client import SandboxUser
+from sandbox.client import SandboxUser
 from tests.chat import I18N, msgid_starting, texts, tr
 
 

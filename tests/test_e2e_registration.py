@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from bot.geo import country_name
 from bot.i18n import LANGUAGE_NAMES
 from bot.labels import language_label
-from bot.sandbox.client import SandboxUser
+from sandbox.client import SandboxUser
 from db.models import AuditEntry, FsmRecord, Member
 from tests.chat import first_button, labels, shown, tr
 from tests.chat import texts as plain

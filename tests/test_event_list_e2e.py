@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from bot.i18n import create_i18n, format_when, pgettext
-from bot.sandbox.client import SandboxUser
+from sandbox.client import SandboxUser
 from bot.services import events as ev
 from db.models import Event, EventStatus, Follow, Member, Organisation, Rsvp
 from db.types import utcnow

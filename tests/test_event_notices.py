@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bot.i18n import format_when
-from bot.sandbox.client import SandboxUser
+from sandbox.client import SandboxUser
 from bot.services import events as ev
 from bot.services import notices
 from db.models import EventStatus, Member, Notice

@@ -11,7 +11,7 @@ from sqlalchemy import delete, select
 from bot.app import create_bot
 from bot.i18n import format_when
 from bot.labels import language_label
-from bot.sandbox.client import SandboxUser
+from sandbox.client import SandboxUser
 from bot.services import events as ev
 from db.models import AuditEntry, Event, Member, Organisation, Role, RoleName, Rsvp
 from db.types import utcnow

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.app import create_bot
 from bot.config import Settings
 from bot.i18n import create_i18n
-from bot.sandbox.client import SandboxUser
+from sandbox.client import SandboxUser
 from bot.services.freshness import confirm, due_for_confirmation, hide_stale, record_ask
 from db.models import AuditEntry, Member, Organisation, Role, RoleName
 from db.types import utcnow

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from bot.chat_scope import GROUP_CALLBACK_PREFIXES, GROUP_COMMANDS
 from bot.i18n import create_i18n
 from bot.labels import country_label
-from bot.sandbox.client import SandboxChat, SandboxUser
+from sandbox.client import SandboxChat, SandboxUser
 from db.models import Member, Organisation, Role, RoleName
 from db.types import utcnow
 

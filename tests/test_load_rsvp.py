@@ -7,7 +7,7 @@ import asyncio
 from sqlalchemy import select
 
 from bot.i18n import create_i18n
-from bot.sandbox.client import SandboxUser
+from sandbox.client import SandboxUser
 from bot.services import events as ev
 from db.models import Rsvp
 from db.types import utcnow

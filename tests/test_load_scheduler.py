@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from sqlalchemy import select
 
 from bot.cli import serve
-from bot.sandbox.client import SandboxUser
+from sandbox.client import SandboxUser
 from bot.services.announcements import Draft, schedule
 from db.models import Member
 from db.session import sync_url

@@ -14,7 +14,7 @@ from collections import Counter
 import pytest
 
 from bot.i18n import create_i18n
-from bot.sandbox.client import SandboxUser
+from sandbox.client import SandboxUser
 from db.models import Member
 from db.types import utcnow
 from tests.conftest import ROOT

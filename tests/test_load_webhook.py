@@ -11,7 +11,7 @@ from aiohttp import web
 
 from bot.app import create_app, create_bot
 from bot.runtime import create_webhook_app
-from bot.sandbox.client import SandboxUser
+from sandbox.client import SandboxUser
 
 SECRET = "load-secret"
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.i18n import create_i18n
-from bot.sandbox.client import SandboxUser
+from sandbox.client import SandboxUser
 from bot.services import events as ev
 from db.models import AuditEntry, Member, Organisation, Role, RoleName
 from db.types import utcnow

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from bot.app import create_bot
 from bot.notify import send_due, tell_secretariat
 from bot.rate_gate import RateGate
-from bot.sandbox.client import SandboxUser
+from sandbox.client import SandboxUser
 from bot.services.notices import CLAIM_TTL
 from db.models import AuditEntry, DeliveryStatus, Event, Member, Notice, NoticeKind, Organisation
 from db.types import utcnow

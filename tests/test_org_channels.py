@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.sandbox.client import SandboxChat, SandboxUser
+from sandbox.client import SandboxChat, SandboxUser
 from bot.services import events as ev
 from bot.services import org_channels as oc
 from db.models import ChatLink, ChatLinkStatus, Event, EventStatus

@@ -188,7 +188,7 @@ async def test_menu_button_is_set_when_a_portal_url_is_configured(sandbox, monke
 
 async def test_a_freed_place_goes_to_the_waitlist_and_the_bot_tells_them(sandbox, client, session_factory,  # type: ignore[no-untyped-def]
                                                                           database_url, monkeypatch) -> None:
-    from bot.sandbox.client import SandboxUser
+    from sandbox.client import SandboxUser
     from bot.web import public_routes
 
     monkeypatch.setenv("BOT_USERNAME", "kardes_test_bot")

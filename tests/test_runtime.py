@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.i18n import create_i18n
-from bot.sandbox.client import SandboxUser
+from sandbox.client import SandboxUser
 from db.models import FsmRecord
 from db.types import utcnow
 from jobs.housekeeping import purge_abandoned

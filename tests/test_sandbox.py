@@ -38,9 +38,9 @@ from aiogram.methods import SendDocument
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
-from bot.sandbox import SandboxClient, SandboxClientError, SandboxServer, SandboxUser
+from sandbox import SandboxClient, SandboxClientError, SandboxServer, SandboxUser
 from bot.telegram_format import parse_formatted
-from bot.sandbox.terminal import run_terminal
+from sandbox.terminal import run_terminal
 
 TOKEN = "123456:SANDBOX"
 ALICE = SandboxUser(1001, "Alice", username="alice", language_code="tr")

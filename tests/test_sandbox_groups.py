@@ -15,7 +15,7 @@ from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, ChatMemberAdministrator, ChatMemberUpdated, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
-from bot.sandbox import SandboxChat, SandboxClient, SandboxClientError, SandboxServer, SandboxUser
+from sandbox import SandboxChat, SandboxClient, SandboxClientError, SandboxServer, SandboxUser
 
 TOKEN = "123456:SANDBOX"
 ALICE = SandboxUser(1001, "Alice", language_code="tr")
@@ -172,7 +172,7 @@ async def test_the_bot_may_delete_members_messages_only_as_an_administrator(bot,
 async def test_the_terminal_chat_can_move_into_a_group_and_back(bot, client) -> None:  # type: ignore[no-untyped-def]
     import io
 
-    from bot.sandbox.terminal import run_terminal
+    from sandbox.terminal import run_terminal
 
     out = io.StringIO()
     await run_terminal(client, lines=["/hello", "/group Kazakhs", "/hello", "1", "/private", "/hello"], out=out, first_name="Demo")

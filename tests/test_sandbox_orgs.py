@@ -8,7 +8,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter
 
-from bot.sandbox.client import SandboxChat, SandboxClientError, SandboxUser
+from sandbox.client import SandboxChat, SandboxClientError, SandboxUser
 
 OWNER = SandboxUser(7601, "Owner")
 

@@ -9,7 +9,7 @@ import aiohttp
 import icalendar
 import pytest
 
-from bot.sandbox.client import SandboxUser
+from sandbox.client import SandboxUser
 from bot.services import events as ev
 from bot.services import moderation
 from bot.services import series as se

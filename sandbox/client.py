@@ -1,6 +1,6 @@
 """HTTP client for the sandbox control API: act as Telegram users, read transcripts.
 
-Used by tests and by the terminal chat (``bot.sandbox.terminal``)::
+Used by tests and by the terminal chat (``sandbox.terminal``)::
 
     async with SandboxClient(server.base_url) as client:
         alice = SandboxUser(1001, "Alice", language_code="tr")
@@ -74,7 +74,7 @@ def _chat_id(chat: ChatRef, user: SandboxUser) -> int:
 
 
 class SandboxClient:
-    """Talks to :class:`bot.sandbox.server.SandboxServer` over HTTP."""
+    """Talks to :class:`sandbox.server.SandboxServer` over HTTP."""
 
     def __init__(self, base_url: str, *, settle: float = 0.3, timeout: float = 10.0) -> None:
         """``settle``/``timeout`` are the defaults for waiting on the bot's reaction."""

@@ -21,7 +21,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-from bot.sandbox.client import Entry, SandboxChat, SandboxClient, SandboxClientError, SandboxUser
+from sandbox.client import Entry, SandboxChat, SandboxClient, SandboxClientError, SandboxUser
 
 __all__ = ["run_terminal", "format_action"]
 
