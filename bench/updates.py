@@ -71,7 +71,7 @@ def make_updates(count: int, mix: str, seed: int = 7) -> tuple[list[dict[str, An
     members = 0
     now = int(time.time())
     for index in range(count):
-        kind = "help" if mix == "help" else ("start", "help", "nearby", "button")[index % 4]
+        kind = ("start", "help", "nearby", "button")[index % 4] if mix == "mixed" else mix
         if kind == "start":
             user_id = FIRST_NEW_USER + index
         else:
@@ -370,7 +370,8 @@ async def run_one(label: str, updates: list[dict[str, Any]], args: argparse.Name
     spy = None
     if args.py_spy and label != "bare":  # profile the real bot during the burst (collapsed stacks)
         spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(processes[0].pid),
-                                "-o", args.py_spy, "-f", "raw", "-r", "200", "--nonblocking"],
+                                "-o", args.py_spy, "-f", "raw", "-r", "200", "--nonblocking",
+                                *args.py_spy_args.split()],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     stop_seconds = None
     restarted: list[subprocess.Popen[bytes]] = []
@@ -460,7 +461,8 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--processes", type=int, default=1, help="web processes in webhook mode (>1 needs PostgreSQL and --redis)")
     parser.add_argument("--webhook", action="store_true", help="webhook mode with one web process")
     parser.add_argument("--redis", default=None, help="REDIS_URL for the FSM (several web processes)")
-    parser.add_argument("--mix", choices=("mixed", "help"), default="mixed")
+    parser.add_argument("--mix", choices=("mixed", "help", "start", "nearby", "button"), default="mixed",
+                        help="mixed: a quarter each of /start (newcomers), /help, /nearby and language buttons")
     parser.add_argument("--in-flight", type=int, default=64)
     parser.add_argument("--grace", type=float, default=10.0)
     parser.add_argument("--sigterm-after", type=float, default=None)
@@ -468,6 +470,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=180.0)
     parser.add_argument("--no-bare", action="store_true")
     parser.add_argument("--py-spy", default=None, metavar="FILE", help="record the real bot with py-spy (collapsed stacks)")
+    parser.add_argument("--py-spy-args", default="", help="more py-spy options, e.g. '--gil' or '--native'")
     parser.add_argument("--bare-bot", default=None, help=argparse.SUPPRESS)
     return parser.parse_args()
 

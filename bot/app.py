@@ -12,7 +12,6 @@ from typing import Any
 
 from aiogram import Bot, Dispatcher, Router
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramForbiddenError
@@ -21,6 +20,7 @@ from aiogram.types import ErrorEvent
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.api_session import JsonBodySession
 from bot.button_ids import ButtonIdsMiddleware
 from bot.chat_scope import GroupChatterFilter, PrivateOnly
 from bot.config import Settings
@@ -39,8 +39,8 @@ log = logging.getLogger(__name__)
 
 def create_bot(settings: Settings) -> Bot:
     """A Bot talking to Telegram or to any Bot API server at TELEGRAM_API_BASE."""
-    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_base),
-                             limit=max(100, 2 * settings.max_updates_in_flight))
+    session = JsonBodySession(api=TelegramAPIServer.from_base(settings.telegram_api_base),
+                              limit=max(100, 2 * settings.max_updates_in_flight))
     # The one rule: the update's transaction is committed before any Bot API request (bot/transaction.py).
     session.middleware(CommitBeforeRequest())
     return Bot(settings.token(), session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
