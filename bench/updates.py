@@ -284,8 +284,49 @@ def _bot_env(url: str, api_base: str, extra: dict[str, str]) -> dict[str, str]:
 def start_real(url: str, api_base: str, extra: dict[str, str], args: list[str]) -> subprocess.Popen[bytes]:
     # The bot's own log (warnings and errors) goes to a file beside the database, for a failed run.
     log = (SQLITE_DIR / f"bot-{os.getpid()}-{args[0]}.log").open("ab")
-    return subprocess.Popen([sys.executable, "-m", "bot", *args], cwd=SQLITE_DIR, env=_bot_env(url, api_base, extra),
-                            stdout=subprocess.DEVNULL, stderr=log)
+    stats = SQLITE_DIR / f"stats-{os.getpid()}-{len(_stats_files)}.json"  # statements sent, at exit
+    stats.unlink(missing_ok=True)
+    _stats_files.append(stats)
+    return subprocess.Popen([sys.executable, __file__, "--run-bot", str(stats), *args], cwd=SQLITE_DIR,
+                            env=_bot_env(url, api_base, extra), stdout=subprocess.DEVNULL, stderr=log)
+
+
+_stats_files: list[Path] = []
+
+
+def run_bot(stats: str, argv: list[str]) -> int:
+    """`kardes ARGS` in this process, counting the SQL statements it sends (written to `stats` at exit)."""
+    import atexit
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    from bot.cli import main as kardes
+
+    counts = {"statements": 0, "at_offer": 0}
+
+    @event.listens_for(Engine, "before_cursor_execute")
+    def _count(*_args: Any) -> None:
+        counts["statements"] += 1
+
+    def offered(*_args: Any) -> None:  # SIGUSR1: the burst begins; what came before is start-up
+        counts["at_offer"] = counts["statements"]
+
+    signal.signal(signal.SIGUSR1, offered)
+    atexit.register(lambda: Path(stats).write_text(json.dumps(counts)))
+    return kardes(argv)
+
+
+def statements(files: list[Path]) -> int | None:
+    """SQL statements the real bot's processes sent from the first offer on (None when one did not say)."""
+    total = 0
+    for path in files:
+        try:
+            counts = json.loads(path.read_text())
+            total += counts["statements"] - counts["at_offer"]
+        except (OSError, ValueError, KeyError):
+            return None
+    return total
 
 
 def start_bare(api_base: str) -> subprocess.Popen[bytes]:
@@ -343,6 +384,7 @@ async def run_one(label: str, updates: list[dict[str, Any]], args: argparse.Name
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     api_base = f"http://127.0.0.1:{port}"
     processes: list[subprocess.Popen[bytes]] = []
+    first_stats = len(_stats_files)
     extra = {"MAX_UPDATES_IN_FLIGHT": str(args.in_flight), "SHUTDOWN_GRACE_SECONDS": str(args.grace)}
     webhook = args.processes > 1 or args.webhook
     if args.redis:
@@ -367,6 +409,9 @@ async def run_one(label: str, updates: list[dict[str, Any]], args: argparse.Name
     if webhook and label != "bare":
         await asyncio.sleep(3.0 if args.processes > 1 else 1.0)  # every process listening
     cpu_before = sum(cpu_seconds(p.pid) for p in processes)
+    if label != "bare":
+        for process in processes:
+            process.send_signal(signal.SIGUSR1)
     spy = None
     if args.py_spy and label != "bare":  # profile the real bot during the burst (collapsed stacks)
         spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(processes[0].pid),
@@ -430,6 +475,9 @@ async def run_one(label: str, updates: list[dict[str, Any]], args: argparse.Name
         "lost": len(updates) - n,
         "duplicates": sum(1 for count in stand_in.replies.values() if count > 1) if args.mix == "help" else None,
     }
+    if label != "bare":
+        sent = statements(_stats_files[first_stats:])
+        result["statements_per_update"] = round(sent / max(n, 1), 2) if sent is not None else None
     if stop_seconds is not None:
         result["stop_seconds"] = stop_seconds
     return result
@@ -476,6 +524,8 @@ def parse() -> argparse.Namespace:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--run-bot"]:
+        sys.exit(run_bot(sys.argv[2], sys.argv[3:]))
     arguments = parse()
     if arguments.bare_bot:
         asyncio.run(bare_bot(arguments.bare_bot))
