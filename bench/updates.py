@@ -303,7 +303,19 @@ def run_bot(stats: str, argv: list[str]) -> int:
 
     from bot.cli import main as kardes
 
-    counts = {"statements": 0, "at_offer": 0}
+    import gc
+
+    counts = {"statements": 0, "at_offer": 0, "gc_ms": 0.0, "gc_full": 0, "gc_ms_at_offer": 0.0, "gc_full_at_offer": 0}
+    started = [0.0]
+
+    def timed(phase: str, info: dict[str, Any]) -> None:  # the collector's pauses
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            counts["gc_ms"] += (time.perf_counter() - started[0]) * 1000
+            counts["gc_full"] += info.get("generation") == 2
+
+    gc.callbacks.append(timed)
 
     @event.listens_for(Engine, "before_cursor_execute")
     def _count(*_args: Any) -> None:
@@ -311,6 +323,7 @@ def run_bot(stats: str, argv: list[str]) -> int:
 
     def offered(*_args: Any) -> None:  # SIGUSR1: the burst begins; what came before is start-up
         counts["at_offer"] = counts["statements"]
+        counts["gc_ms_at_offer"], counts["gc_full_at_offer"] = counts["gc_ms"], counts["gc_full"]
 
     signal.signal(signal.SIGUSR1, offered)
     atexit.register(lambda: Path(stats).write_text(json.dumps(counts)))

@@ -26,12 +26,26 @@ from aiohttp import ClientError
 JSON_HEADERS = {"Content-Type": "application/json"}
 
 
-def _dumps(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+try:  # orjson where it is installed: several times faster both ways
+    import orjson
+
+    _dumps = orjson.dumps
+    _loads: Any = orjson.loads
+except ImportError:  # pragma: no cover - the standard library does the same, slower
+    orjson = None
+
+    def _dumps(value: Any) -> bytes:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+    _loads = json.loads
 
 
 class JsonBodySession(AiohttpSession):
     """AiohttpSession that posts JSON (see the module docstring)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("json_loads", _loads)
+        super().__init__(**kwargs)
 
     def json_body(self, bot: Bot, method: TelegramMethod[TelegramType]) -> bytes | None:
         """The request body, or None when the request carries a file (then it stays a form)."""
