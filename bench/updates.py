@@ -26,7 +26,13 @@ Figures per bot: updates_per_s (the steady part: 10th to 90th percentile of comp
 p50/p99 latency (ms, from the moment an update is available to its first reply), the longest
 silence (the longest gap between two replies while updates were waiting), CPU ms per update
 (the bot process(es) between the first offer and the last reply), peak RSS (MB), lost (never
-answered), duplicates (chats answered twice; with --mix help each update gets one message).
+answered), duplicates (chats answered twice; with --mix help each update gets one message),
+statements_per_update (SQL statements the bot's processes sent during the run, per update),
+standin_cpu_ms_per_update / servers_cpu_ms_per_update (the rest of the machine's work: this
+process, and every PostgreSQL and Redis server process), and worker_job_after_burst: once half
+the burst is answered, an operator schedules an urgent announcement (`kardes announce`) to three
+members no update comes from; delivered (of 3) and how long after scheduling / after the burst's
+last answer the last copy arrived.
 With --sigterm-after/--sigkill-after S the real bot is stopped S seconds into the burst and
 started again; stop_seconds is how long the SIGTERM stop took. Prints one JSON line.
 """
@@ -59,7 +65,23 @@ BOT_USER = {"id": 123456, "is_bot": True, "first_name": "Bench", "username": "be
 LOCALES = ("tr", "az", "kk", "ky", "uz", "tk", "ru", "en")
 FIRST_NEW_USER = 20_000_000
 FIRST_MEMBER = 30_000_000
+# Members no update comes from: the audience of an announcement scheduled in the middle of the
+# burst, to see that the worker's jobs still run (their city is theirs alone: Reykjavík).
+JOB_MEMBERS = tuple(range(40_000_000, 40_000_003))
+JOB_CITY = 3413829
+JOB_TEXT = "Bench: the worker still delivers"
 SECRET = "bench-secret"
+
+
+try:
+    from orjson import dumps as _dumps, loads as _loads
+except ImportError:  # the standard library, slower
+    def _dumps(value: Any) -> bytes:
+        return json.dumps(value, separators=(",", ":")).encode()
+
+    _loads = json.loads
+OK_TRUE = b'{"ok":true,"result":true}'
+HOOK_HEADERS = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
 
 
 # --- the workload ------------------------------------------------------------------------------
@@ -123,6 +145,10 @@ def create_database(kind: str, members: int) -> str:
              "registered_at": utcnow(), "city_id": 2950159, "city_name": "Berlin", "country_code": "DE",
              "latitude": 52.52, "longitude": 13.41, "timezone": "Europe/Berlin", "languages": ["tr"], "interests": [],
              "radius_km": 25, "quiet_start": None, "quiet_end": None} for i in range(members)]
+    rows += [{"telegram_id": telegram_id, "locale": "en", "display_name": "Job", "is_active": True,
+              "registered_at": utcnow(), "city_id": JOB_CITY, "city_name": "Reykjavík", "country_code": "IS",
+              "latitude": 64.14, "longitude": -21.94, "timezone": "Atlantic/Reykjavik", "languages": [], "interests": [],
+              "radius_km": 25, "quiet_start": None, "quiet_end": None} for telegram_id in JOB_MEMBERS]
     with engine.begin() as conn:
         for start in range(0, len(rows), 2000):
             conn.execute(insert(Member.__table__), rows[start:start + 2000])
@@ -142,8 +168,10 @@ class StandIn:
         self.available: list[dict[str, Any]] = []  # offered, not confirmed
         self.offered_at: dict[int, float] = {}
         self.chat_of = {u["update_id"]: _chat_of(u) for u in updates}
+        self.encoded = {u["update_id"]: _dumps(u) for u in updates}
         self.callback_chat = {u["callback_query"]["id"]: _chat_of(u) for u in updates if "callback_query" in u}
         self.first_reply: dict[int, float] = {}
+        self.job_delivered: dict[int, float] = {}
         self.replies: dict[int, int] = {}
         self.reply_times: list[float] = []
         self.polling = asyncio.Event()
@@ -173,6 +201,9 @@ class StandIn:
         if chat_id is None:
             return
         now = time.monotonic()
+        if chat_id in JOB_MEMBERS:  # the worker's announcement, not an answer
+            self.job_delivered.setdefault(chat_id, now)
+            return
         self.reply_times.append(now)
         self.replies[chat_id] = self.replies.get(chat_id, 0) + 1
         self.first_reply.setdefault(chat_id, now)
@@ -182,13 +213,16 @@ class StandIn:
         params: dict[str, Any] = dict(request.query)
         if request.can_read_body:
             if request.content_type == "application/json":
-                params.update(await request.json())
+                params.update(_loads(await request.read()))
             else:
                 params.update(await request.post())
         if self.latency and method != "getupdates":
             await asyncio.sleep(self.latency)
         if method == "getupdates":
-            return web.json_response({"ok": True, "result": await self._get_updates(params)})
+            # Each update was encoded once, up front: the stand-in should cost the machine little.
+            batch = await self._get_updates(params)
+            body = b'{"ok":true,"result":[' + b",".join(self.encoded[u["update_id"]] for u in batch) + b"]}"
+            return web.Response(body=body, content_type="application/json")
         result: Any = True
         if method == "getme":
             result = BOT_USER
@@ -208,7 +242,9 @@ class StandIn:
         elif method == "setwebhook":
             self.webhook = str(params.get("url"))
             self.polling.set()
-        return web.json_response({"ok": True, "result": result})
+        if result is True:
+            return web.Response(body=OK_TRUE, content_type="application/json")
+        return web.Response(body=_dumps({"ok": True, "result": result}), content_type="application/json")
 
     async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         self.polling.set()
@@ -249,8 +285,8 @@ class StandIn:
                 update = await pending.get()
                 while True:
                     try:
-                        async with http.post(self.webhook, json=update,  # type: ignore[arg-type]
-                                             headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}) as response:
+                        async with http.post(self.webhook, data=self.encoded[update["update_id"]],  # type: ignore[arg-type]
+                                             headers=HOOK_HEADERS) as response:
                             if response.status == 200:
                                 break
                     except Exception:
@@ -368,12 +404,36 @@ async def bare_bot(api_base: str) -> None:
     await dp.start_polling(bot, handle_signals=True)
 
 
+async def announce(url: str, api_base: str) -> float:
+    """`kardes announce` (urgent, to the job members' city) as an operator would, mid-burst; when it was stored."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "announce", "--text", JOB_TEXT, "--urgent", "--audience", f"cities={JOB_CITY}",
+        cwd=SQLITE_DIR, env=_bot_env(url, api_base, {}), stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL)
+    await process.wait()
+    return time.monotonic()
+
+
 def cpu_seconds(pid: int) -> float:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_seconds() -> float:
+    """CPU seconds of every PostgreSQL and Redis server process on the machine."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() in ("postgres", "redis-server"):
+                total += cpu_seconds(int(entry.name))
+        except OSError:
+            continue
+    return total
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -422,6 +482,7 @@ async def run_one(label: str, updates: list[dict[str, Any]], args: argparse.Name
     if webhook and label != "bare":
         await asyncio.sleep(3.0 if args.processes > 1 else 1.0)  # every process listening
     cpu_before = sum(cpu_seconds(p.pid) for p in processes)
+    own_before, servers_before = time.process_time(), server_cpu_seconds()
     if label != "bare":
         for process in processes:
             process.send_signal(signal.SIGUSR1)
@@ -438,8 +499,11 @@ async def run_one(label: str, updates: list[dict[str, Any]], args: argparse.Name
     deadline = time.monotonic() + args.timeout
     kill_after = args.sigterm_after or args.sigkill_after
     cpu_extra = 0.0
+    announcing: asyncio.Task[Any] | None = None
     while stand_in.answered() < len(updates) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
+        if label != "bare" and announcing is None and stand_in.answered() >= len(updates) // 2:
+            announcing = asyncio.create_task(announce(url, api_base))  # type: ignore[arg-type]
         if label != "bare" and kill_after and not restarted and time.monotonic() - stand_in.t0 >= kill_after:
             victim = processes[0]
             cpu_extra = cpu_seconds(victim.pid)
@@ -452,11 +516,22 @@ async def run_one(label: str, updates: list[dict[str, Any]], args: argparse.Name
     await offering
     done_at = max(stand_in.first_reply.values()) if stand_in.first_reply else time.monotonic()
     cpu = sum(cpu_seconds(p.pid) for p in processes) + cpu_extra - cpu_before
+    own_cpu, servers_cpu = time.process_time() - own_before, server_cpu_seconds() - servers_before
     rss = max(peak_rss_mb(p.pid) for p in processes)
     if spy is not None:
         spy.send_signal(signal.SIGINT)
         await asyncio.to_thread(spy.wait)
     await asyncio.sleep(0.5)  # late duplicates
+    jobs = None
+    if announcing is not None:
+        scheduled_at = await announcing
+        wait_until = time.monotonic() + 30
+        while len(stand_in.job_delivered) < len(JOB_MEMBERS) and time.monotonic() < wait_until:
+            await asyncio.sleep(0.1)
+        delivered = sorted(stand_in.job_delivered.values())
+        jobs = {"delivered": len(delivered), "of": len(JOB_MEMBERS),
+                "seconds_after_scheduling": round(delivered[-1] - scheduled_at, 2) if delivered else None,
+                "seconds_after_burst": round(delivered[-1] - done_at, 2) if delivered else None}
     if pushing is not None:
         pushing.cancel()
     for process in processes:
@@ -485,10 +560,15 @@ async def run_one(label: str, updates: list[dict[str, Any]], args: argparse.Name
         "longest_silence_s": round(max(gaps + [first_gap]), 2),
         "cpu_ms_per_update": round(cpu * 1000 / max(n, 1), 2),
         "peak_rss_mb": round(rss, 1),
+        # The rest of the machine's work for this bot: the stand-in and load generator (this
+        # process), and the PostgreSQL and Redis servers (all their processes, other users included).
+        "standin_cpu_ms_per_update": round(own_cpu * 1000 / max(n, 1), 2),
+        "servers_cpu_ms_per_update": round(servers_cpu * 1000 / max(n, 1), 2),
         "lost": len(updates) - n,
         "duplicates": sum(1 for count in stand_in.replies.values() if count > 1) if args.mix == "help" else None,
     }
     if label != "bare":
+        result["worker_job_after_burst"] = jobs
         sent = statements(_stats_files[first_stats:])
         result["statements_per_update"] = round(sent / max(n, 1), 2) if sent is not None else None
     if stop_seconds is not None:
