@@ -172,6 +172,9 @@ class StandIn:
         self.callback_chat = {u["callback_query"]["id"]: _chat_of(u) for u in updates if "callback_query" in u}
         self.first_reply: dict[int, float] = {}
         self.job_delivered: dict[int, float] = {}
+        self.webhooks_set = 0
+        self.hooks: list[str] = []  # where the webhook processes listen
+        self.web_processes = 1  # webhook mode: ready once each of them has set the webhook
         self.replies: dict[int, int] = {}
         self.reply_times: list[float] = []
         self.polling = asyncio.Event()
@@ -241,7 +244,9 @@ class StandIn:
             result = {"url": self.webhook or "", "has_custom_certificate": False, "pending_update_count": 0}
         elif method == "setwebhook":
             self.webhook = str(params.get("url"))
-            self.polling.set()
+            self.webhooks_set += 1
+            if self.webhooks_set >= self.web_processes:
+                self.polling.set()
         if result is True:
             return web.Response(body=OK_TRUE, content_type="application/json")
         return web.Response(body=_dumps({"ok": True, "result": result}), content_type="application/json")
@@ -280,12 +285,22 @@ class StandIn:
                 if len(sent) < len(self.all):
                     await self.arrived.wait()
 
-        async def poster(http: ClientSession) -> None:
+        async def poster(index: int) -> None:
+            # One keep-alive connection per poster, as Telegram holds up to max_connections: the
+            # kernel spreads connections over the processes sharing the port (a shared pool would
+            # hand the next request to whichever connection came back first).
+            # With --balance each process has a port of its own and the posters take turns (a
+            # round-robin balancer, as a proxy in front of the web processes would be).
+            hook = self.hooks[index % len(self.hooks)]
+            async with ClientSession(connector=TCPConnector(limit=1), timeout=ClientTimeout(total=60)) as http:
+                await post_all(http, hook)
+
+        async def post_all(http: ClientSession, hook: str) -> None:
             while True:
                 update = await pending.get()
                 while True:
                     try:
-                        async with http.post(self.webhook, data=self.encoded[update["update_id"]],  # type: ignore[arg-type]
+                        async with http.post(hook, data=self.encoded[update["update_id"]],
                                              headers=HOOK_HEADERS) as response:
                             if response.status == 200:
                                 break
@@ -293,14 +308,13 @@ class StandIn:
                         pass
                     await asyncio.sleep(0.05)
 
-        async with ClientSession(connector=TCPConnector(limit=concurrency, force_close=False),
-                                 timeout=ClientTimeout(total=60)) as http:
-            tasks = [asyncio.create_task(poster(http)) for _ in range(concurrency)]
-            await feeder()
-            while self.answered() < len(self.all):
-                await asyncio.sleep(0.1)
-            for task in tasks:
-                task.cancel()
+        tasks = [asyncio.create_task(poster(index)) for index in range(concurrency)]
+        await feeder()
+        while self.answered() < len(self.all):
+            await asyncio.sleep(0.1)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _chat_of(update: dict[str, Any]) -> int:
@@ -448,6 +462,7 @@ def peak_rss_mb(pid: int) -> float:
 
 async def run_one(label: str, updates: list[dict[str, Any]], args: argparse.Namespace, url: str | None) -> dict[str, Any]:
     stand_in = StandIn(updates, args.rate, args.api_latency_ms / 1000)
+    stand_in.web_processes = args.processes
     app = web.Application()
     app.router.add_route("*", "/bot{token}/{method}", stand_in.handle)
     runner = web.AppRunner(app, access_log=None)
@@ -471,17 +486,27 @@ async def run_one(label: str, updates: list[dict[str, Any]], args: argparse.Name
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             hook_port = probe.getsockname()[1]
-        hook = {"WEBHOOK_URL": f"http://127.0.0.1:{hook_port}/hook", "WEBHOOK_SECRET": SECRET,
-                "WEBHOOK_HOST": "127.0.0.1", "WEBHOOK_PORT": str(hook_port)}
-        for _ in range(args.processes):
+        ports = [hook_port]
+        for _ in range(args.processes - 1 if args.balance else 0):  # a port each, behind our balancer
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                ports.append(probe.getsockname()[1])
+        stand_in.hooks = [f"http://127.0.0.1:{port}/hook" for port in ports]
+        for index in range(args.processes):
+            port = ports[index % len(ports)]
+            hook = {"WEBHOOK_URL": f"http://127.0.0.1:{port}/hook", "WEBHOOK_SECRET": SECRET,
+                    "WEBHOOK_HOST": "127.0.0.1", "WEBHOOK_PORT": str(port)}
             processes.append(start_real(url, api_base, {**extra, **hook}, ["run", "--mode", "webhook", "--no-worker"]))  # type: ignore[arg-type]
         processes.append(start_real(url, api_base, extra, ["worker"]))  # type: ignore[arg-type]
     else:
         processes.append(start_real(url, api_base, extra, ["run"]))  # type: ignore[arg-type]
     await asyncio.wait_for(stand_in.polling.wait(), 120)
     if webhook and label != "bare":
-        await asyncio.sleep(3.0 if args.processes > 1 else 1.0)  # every process listening
+        # Every process has set the webhook; it listens right after. Connections are kept alive, so
+        # one opened before a process listens would stay with another for the whole run.
+        await asyncio.sleep(2.0)
     cpu_before = sum(cpu_seconds(p.pid) for p in processes)
+    each_before = [cpu_seconds(p.pid) for p in processes]
     own_before, servers_before = time.process_time(), server_cpu_seconds()
     if label != "bare":
         for process in processes:
@@ -495,7 +520,8 @@ async def run_one(label: str, updates: list[dict[str, Any]], args: argparse.Name
     stop_seconds = None
     restarted: list[subprocess.Popen[bytes]] = []
     offering = asyncio.create_task(stand_in.offer())
-    pushing = asyncio.create_task(stand_in.push(args.in_flight * args.processes)) if webhook and label != "bare" else None
+    # As Telegram does: at most max_connections (set by setWebhook to the bound of one process) at once.
+    pushing = asyncio.create_task(stand_in.push(args.in_flight)) if webhook and label != "bare" else None
     deadline = time.monotonic() + args.timeout
     kill_after = args.sigterm_after or args.sigkill_after
     cpu_extra = 0.0
@@ -516,6 +542,7 @@ async def run_one(label: str, updates: list[dict[str, Any]], args: argparse.Name
     await offering
     done_at = max(stand_in.first_reply.values()) if stand_in.first_reply else time.monotonic()
     cpu = sum(cpu_seconds(p.pid) for p in processes) + cpu_extra - cpu_before
+    each = [cpu_seconds(p.pid) - before for p, before in zip(processes, each_before)] if not restarted else []
     own_cpu, servers_cpu = time.process_time() - own_before, server_cpu_seconds() - servers_before
     rss = max(peak_rss_mb(p.pid) for p in processes)
     if spy is not None:
@@ -560,6 +587,7 @@ async def run_one(label: str, updates: list[dict[str, Any]], args: argparse.Name
         "longest_silence_s": round(max(gaps + [first_gap]), 2),
         "cpu_ms_per_update": round(cpu * 1000 / max(n, 1), 2),
         "peak_rss_mb": round(rss, 1),
+        "cpu_ms_per_update_by_process": [round(c * 1000 / max(n, 1), 2) for c in each] if len(each) > 1 else None,
         # The rest of the machine's work for this bot: the stand-in and load generator (this
         # process), and the PostgreSQL and Redis servers (all their processes, other users included).
         "standin_cpu_ms_per_update": round(own_cpu * 1000 / max(n, 1), 2),
@@ -601,6 +629,8 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--api-latency-ms", type=float, default=0.0)
     parser.add_argument("--processes", type=int, default=1, help="web processes in webhook mode (>1 needs PostgreSQL and --redis)")
     parser.add_argument("--webhook", action="store_true", help="webhook mode with one web process")
+    parser.add_argument("--balance", action="store_true",
+                        help="web processes on a port each, the stand-in sending to them in turn (instead of SO_REUSEPORT)")
     parser.add_argument("--redis", default=None, help="REDIS_URL for the FSM (several web processes)")
     parser.add_argument("--mix", choices=("mixed", "help", "start", "nearby", "button"), default="mixed",
                         help="mixed: a quarter each of /start (newcomers), /help, /nearby and language buttons")

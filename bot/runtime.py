@@ -314,6 +314,7 @@ def create_webhook_app(bot: Bot, dispatcher: Dispatcher, secret: str, path: str,
     limit = limit or _workflow_setting(dispatcher, "max_updates_in_flight", 64)
     feeder = UpdateFeeder(bot, dispatcher, limit)
     app = web.Application()
+    refused = [0, float("-inf")]  # refusals since the last log line, and when that was
 
     async def receive(request: web.Request) -> web.Response:
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
@@ -328,8 +329,12 @@ def create_webhook_app(bot: Bot, dispatcher: Dispatcher, secret: str, path: str,
         if not isinstance(raw, dict):
             return web.json_response({"ok": True})
         if feeder.in_flight >= limit:
-            log.warning("webhook: %d updates in flight, asking Telegram to retry update %s", feeder.in_flight,
-                        raw.get("update_id"))
+            refused[0] += 1
+            now = asyncio.get_running_loop().time()
+            if now - refused[1] >= 10:  # one line per 10 s: under overload the log must not add to it
+                log.warning("webhook: %d updates in flight, asked Telegram to retry %d updates (the last %s)",
+                            feeder.in_flight, refused[0], raw.get("update_id"))
+                refused[:] = [0, now]
             return web.json_response({"ok": False, "description": "Busy"}, status=503, headers={"Retry-After": "1"})
         await feeder.handle(raw)
         return web.json_response({"ok": True})
