@@ -26,7 +26,13 @@ Figures per bot: updates_per_s (the steady part: 10th to 90th percentile of comp
 p50/p99 latency (ms, from the moment an update is available to its first reply), the longest
 silence (the longest gap between two replies while updates were waiting), CPU ms per update
 (the bot process(es) between the first offer and the last reply), peak RSS (MB), lost (never
-answered), duplicates (chats answered twice; with --mix help each update gets one message).
+answered), duplicates (chats answered twice; with --mix help each update gets one message),
+statements_per_update (SQL statements the bot's processes sent during the run, per update),
+standin_cpu_ms_per_update / servers_cpu_ms_per_update (the rest of the machine's work: this
+process, and every PostgreSQL and Redis server process), and worker_job_after_burst: once half
+the burst is answered, an operator schedules an urgent announcement (`kardes announce`) to three
+members no update comes from; delivered (of 3) and how long after scheduling / after the burst's
+last answer the last copy arrived.
 With --sigterm-after/--sigkill-after S the real bot is stopped S seconds into the burst and
 started again; stop_seconds is how long the SIGTERM stop took. Prints one JSON line.
 """
@@ -59,7 +65,23 @@ BOT_USER = {"id": 123456, "is_bot": True, "first_name": "Bench", "username": "be
 LOCALES = ("tr", "az", "kk", "ky", "uz", "tk", "ru", "en")
 FIRST_NEW_USER = 20_000_000
 FIRST_MEMBER = 30_000_000
+# Members no update comes from: the audience of an announcement scheduled in the middle of the
+# burst, to see that the worker's jobs still run (their city is theirs alone: Reykjavík).
+JOB_MEMBERS = tuple(range(40_000_000, 40_000_003))
+JOB_CITY = 3413829
+JOB_TEXT = "Bench: the worker still delivers"
 SECRET = "bench-secret"
+
+
+try:
+    from orjson import dumps as _dumps, loads as _loads
+except ImportError:  # the standard library, slower
+    def _dumps(value: Any) -> bytes:
+        return json.dumps(value, separators=(",", ":")).encode()
+
+    _loads = json.loads
+OK_TRUE = b'{"ok":true,"result":true}'
+HOOK_HEADERS = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
 
 
 # --- the workload ------------------------------------------------------------------------------
@@ -71,7 +93,7 @@ def make_updates(count: int, mix: str, seed: int = 7) -> tuple[list[dict[str, An
     members = 0
     now = int(time.time())
     for index in range(count):
-        kind = "help" if mix == "help" else ("start", "help", "nearby", "button")[index % 4]
+        kind = ("start", "help", "nearby", "button")[index % 4] if mix == "mixed" else mix
         if kind == "start":
             user_id = FIRST_NEW_USER + index
         else:
@@ -123,6 +145,10 @@ def create_database(kind: str, members: int) -> str:
              "registered_at": utcnow(), "city_id": 2950159, "city_name": "Berlin", "country_code": "DE",
              "latitude": 52.52, "longitude": 13.41, "timezone": "Europe/Berlin", "languages": ["tr"], "interests": [],
              "radius_km": 25, "quiet_start": None, "quiet_end": None} for i in range(members)]
+    rows += [{"telegram_id": telegram_id, "locale": "en", "display_name": "Job", "is_active": True,
+              "registered_at": utcnow(), "city_id": JOB_CITY, "city_name": "Reykjavík", "country_code": "IS",
+              "latitude": 64.14, "longitude": -21.94, "timezone": "Atlantic/Reykjavik", "languages": [], "interests": [],
+              "radius_km": 25, "quiet_start": None, "quiet_end": None} for telegram_id in JOB_MEMBERS]
     with engine.begin() as conn:
         for start in range(0, len(rows), 2000):
             conn.execute(insert(Member.__table__), rows[start:start + 2000])
@@ -142,8 +168,13 @@ class StandIn:
         self.available: list[dict[str, Any]] = []  # offered, not confirmed
         self.offered_at: dict[int, float] = {}
         self.chat_of = {u["update_id"]: _chat_of(u) for u in updates}
+        self.encoded = {u["update_id"]: _dumps(u) for u in updates}
         self.callback_chat = {u["callback_query"]["id"]: _chat_of(u) for u in updates if "callback_query" in u}
         self.first_reply: dict[int, float] = {}
+        self.job_delivered: dict[int, float] = {}
+        self.webhooks_set = 0
+        self.hooks: list[str] = []  # where the webhook processes listen
+        self.web_processes = 1  # webhook mode: ready once each of them has set the webhook
         self.replies: dict[int, int] = {}
         self.reply_times: list[float] = []
         self.polling = asyncio.Event()
@@ -173,6 +204,9 @@ class StandIn:
         if chat_id is None:
             return
         now = time.monotonic()
+        if chat_id in JOB_MEMBERS:  # the worker's announcement, not an answer
+            self.job_delivered.setdefault(chat_id, now)
+            return
         self.reply_times.append(now)
         self.replies[chat_id] = self.replies.get(chat_id, 0) + 1
         self.first_reply.setdefault(chat_id, now)
@@ -182,13 +216,16 @@ class StandIn:
         params: dict[str, Any] = dict(request.query)
         if request.can_read_body:
             if request.content_type == "application/json":
-                params.update(await request.json())
+                params.update(_loads(await request.read()))
             else:
                 params.update(await request.post())
         if self.latency and method != "getupdates":
             await asyncio.sleep(self.latency)
         if method == "getupdates":
-            return web.json_response({"ok": True, "result": await self._get_updates(params)})
+            # Each update was encoded once, up front: the stand-in should cost the machine little.
+            batch = await self._get_updates(params)
+            body = b'{"ok":true,"result":[' + b",".join(self.encoded[u["update_id"]] for u in batch) + b"]}"
+            return web.Response(body=body, content_type="application/json")
         result: Any = True
         if method == "getme":
             result = BOT_USER
@@ -207,8 +244,12 @@ class StandIn:
             result = {"url": self.webhook or "", "has_custom_certificate": False, "pending_update_count": 0}
         elif method == "setwebhook":
             self.webhook = str(params.get("url"))
-            self.polling.set()
-        return web.json_response({"ok": True, "result": result})
+            self.webhooks_set += 1
+            if self.webhooks_set >= self.web_processes:
+                self.polling.set()
+        if result is True:
+            return web.Response(body=OK_TRUE, content_type="application/json")
+        return web.Response(body=_dumps({"ok": True, "result": result}), content_type="application/json")
 
     async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         self.polling.set()
@@ -244,27 +285,36 @@ class StandIn:
                 if len(sent) < len(self.all):
                     await self.arrived.wait()
 
-        async def poster(http: ClientSession) -> None:
+        async def poster(index: int) -> None:
+            # One keep-alive connection per poster, as Telegram holds up to max_connections: the
+            # kernel spreads connections over the processes sharing the port (a shared pool would
+            # hand the next request to whichever connection came back first).
+            # With --balance each process has a port of its own and the posters take turns (a
+            # round-robin balancer, as a proxy in front of the web processes would be).
+            hook = self.hooks[index % len(self.hooks)]
+            async with ClientSession(connector=TCPConnector(limit=1), timeout=ClientTimeout(total=60)) as http:
+                await post_all(http, hook)
+
+        async def post_all(http: ClientSession, hook: str) -> None:
             while True:
                 update = await pending.get()
                 while True:
                     try:
-                        async with http.post(self.webhook, json=update,  # type: ignore[arg-type]
-                                             headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}) as response:
+                        async with http.post(hook, data=self.encoded[update["update_id"]],
+                                             headers=HOOK_HEADERS) as response:
                             if response.status == 200:
                                 break
                     except Exception:
                         pass
                     await asyncio.sleep(0.05)
 
-        async with ClientSession(connector=TCPConnector(limit=concurrency, force_close=False),
-                                 timeout=ClientTimeout(total=60)) as http:
-            tasks = [asyncio.create_task(poster(http)) for _ in range(concurrency)]
-            await feeder()
-            while self.answered() < len(self.all):
-                await asyncio.sleep(0.1)
-            for task in tasks:
-                task.cancel()
+        tasks = [asyncio.create_task(poster(index)) for index in range(concurrency)]
+        await feeder()
+        while self.answered() < len(self.all):
+            await asyncio.sleep(0.1)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _chat_of(update: dict[str, Any]) -> int:
@@ -284,8 +334,62 @@ def _bot_env(url: str, api_base: str, extra: dict[str, str]) -> dict[str, str]:
 def start_real(url: str, api_base: str, extra: dict[str, str], args: list[str]) -> subprocess.Popen[bytes]:
     # The bot's own log (warnings and errors) goes to a file beside the database, for a failed run.
     log = (SQLITE_DIR / f"bot-{os.getpid()}-{args[0]}.log").open("ab")
-    return subprocess.Popen([sys.executable, "-m", "bot", *args], cwd=SQLITE_DIR, env=_bot_env(url, api_base, extra),
-                            stdout=subprocess.DEVNULL, stderr=log)
+    stats = SQLITE_DIR / f"stats-{os.getpid()}-{len(_stats_files)}.json"  # statements sent, at exit
+    stats.unlink(missing_ok=True)
+    _stats_files.append(stats)
+    return subprocess.Popen([sys.executable, __file__, "--run-bot", str(stats), *args], cwd=SQLITE_DIR,
+                            env=_bot_env(url, api_base, extra), stdout=subprocess.DEVNULL, stderr=log)
+
+
+_stats_files: list[Path] = []
+
+
+def run_bot(stats: str, argv: list[str]) -> int:
+    """`kardes ARGS` in this process, counting the SQL statements it sends (written to `stats` at exit)."""
+    import atexit
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    from bot.cli import main as kardes
+
+    import gc
+
+    counts = {"statements": 0, "at_offer": 0, "gc_ms": 0.0, "gc_full": 0, "gc_ms_at_offer": 0.0, "gc_full_at_offer": 0}
+    started = [0.0]
+
+    def timed(phase: str, info: dict[str, Any]) -> None:  # the collector's pauses
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            counts["gc_ms"] += (time.perf_counter() - started[0]) * 1000
+            counts["gc_full"] += info.get("generation") == 2
+
+    gc.callbacks.append(timed)
+
+    @event.listens_for(Engine, "before_cursor_execute")
+    def _count(*_args: Any) -> None:
+        counts["statements"] += 1
+
+    def offered(*_args: Any) -> None:  # SIGUSR1: the burst begins; what came before is start-up
+        counts["at_offer"] = counts["statements"]
+        counts["gc_ms_at_offer"], counts["gc_full_at_offer"] = counts["gc_ms"], counts["gc_full"]
+
+    signal.signal(signal.SIGUSR1, offered)
+    atexit.register(lambda: Path(stats).write_text(json.dumps(counts)))
+    return kardes(argv)
+
+
+def statements(files: list[Path]) -> int | None:
+    """SQL statements the real bot's processes sent from the first offer on (None when one did not say)."""
+    total = 0
+    for path in files:
+        try:
+            counts = json.loads(path.read_text())
+            total += counts["statements"] - counts["at_offer"]
+        except (OSError, ValueError, KeyError):
+            return None
+    return total
 
 
 def start_bare(api_base: str) -> subprocess.Popen[bytes]:
@@ -314,12 +418,36 @@ async def bare_bot(api_base: str) -> None:
     await dp.start_polling(bot, handle_signals=True)
 
 
+async def announce(url: str, api_base: str) -> float:
+    """`kardes announce` (urgent, to the job members' city) as an operator would, mid-burst; when it was stored."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "announce", "--text", JOB_TEXT, "--urgent", "--audience", f"cities={JOB_CITY}",
+        cwd=SQLITE_DIR, env=_bot_env(url, api_base, {}), stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL)
+    await process.wait()
+    return time.monotonic()
+
+
 def cpu_seconds(pid: int) -> float:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_seconds() -> float:
+    """CPU seconds of every PostgreSQL and Redis server process on the machine."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() in ("postgres", "redis-server"):
+                total += cpu_seconds(int(entry.name))
+        except OSError:
+            continue
+    return total
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -334,6 +462,7 @@ def peak_rss_mb(pid: int) -> float:
 
 async def run_one(label: str, updates: list[dict[str, Any]], args: argparse.Namespace, url: str | None) -> dict[str, Any]:
     stand_in = StandIn(updates, args.rate, args.api_latency_ms / 1000)
+    stand_in.web_processes = args.processes
     app = web.Application()
     app.router.add_route("*", "/bot{token}/{method}", stand_in.handle)
     runner = web.AppRunner(app, access_log=None)
@@ -343,6 +472,7 @@ async def run_one(label: str, updates: list[dict[str, Any]], args: argparse.Name
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     api_base = f"http://127.0.0.1:{port}"
     processes: list[subprocess.Popen[bytes]] = []
+    first_stats = len(_stats_files)
     extra = {"MAX_UPDATES_IN_FLIGHT": str(args.in_flight), "SHUTDOWN_GRACE_SECONDS": str(args.grace)}
     webhook = args.processes > 1 or args.webhook
     if args.redis:
@@ -356,31 +486,50 @@ async def run_one(label: str, updates: list[dict[str, Any]], args: argparse.Name
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             hook_port = probe.getsockname()[1]
-        hook = {"WEBHOOK_URL": f"http://127.0.0.1:{hook_port}/hook", "WEBHOOK_SECRET": SECRET,
-                "WEBHOOK_HOST": "127.0.0.1", "WEBHOOK_PORT": str(hook_port)}
-        for _ in range(args.processes):
+        ports = [hook_port]
+        for _ in range(args.processes - 1 if args.balance else 0):  # a port each, behind our balancer
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                ports.append(probe.getsockname()[1])
+        stand_in.hooks = [f"http://127.0.0.1:{port}/hook" for port in ports]
+        for index in range(args.processes):
+            port = ports[index % len(ports)]
+            hook = {"WEBHOOK_URL": f"http://127.0.0.1:{port}/hook", "WEBHOOK_SECRET": SECRET,
+                    "WEBHOOK_HOST": "127.0.0.1", "WEBHOOK_PORT": str(port)}
             processes.append(start_real(url, api_base, {**extra, **hook}, ["run", "--mode", "webhook", "--no-worker"]))  # type: ignore[arg-type]
         processes.append(start_real(url, api_base, extra, ["worker"]))  # type: ignore[arg-type]
     else:
         processes.append(start_real(url, api_base, extra, ["run"]))  # type: ignore[arg-type]
     await asyncio.wait_for(stand_in.polling.wait(), 120)
     if webhook and label != "bare":
-        await asyncio.sleep(3.0 if args.processes > 1 else 1.0)  # every process listening
+        # Every process has set the webhook; it listens right after. Connections are kept alive, so
+        # one opened before a process listens would stay with another for the whole run.
+        await asyncio.sleep(2.0)
     cpu_before = sum(cpu_seconds(p.pid) for p in processes)
+    each_before = [cpu_seconds(p.pid) for p in processes]
+    own_before, servers_before = time.process_time(), server_cpu_seconds()
+    if label != "bare":
+        for process in processes:
+            process.send_signal(signal.SIGUSR1)
     spy = None
     if args.py_spy and label != "bare":  # profile the real bot during the burst (collapsed stacks)
         spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(processes[0].pid),
-                                "-o", args.py_spy, "-f", "raw", "-r", "200", "--nonblocking"],
+                                "-o", args.py_spy, "-f", "raw", "-r", "200", "--nonblocking",
+                                *args.py_spy_args.split()],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     stop_seconds = None
     restarted: list[subprocess.Popen[bytes]] = []
     offering = asyncio.create_task(stand_in.offer())
-    pushing = asyncio.create_task(stand_in.push(args.in_flight * args.processes)) if webhook and label != "bare" else None
+    # As Telegram does: at most max_connections (set by setWebhook to the bound of one process) at once.
+    pushing = asyncio.create_task(stand_in.push(args.in_flight)) if webhook and label != "bare" else None
     deadline = time.monotonic() + args.timeout
     kill_after = args.sigterm_after or args.sigkill_after
     cpu_extra = 0.0
+    announcing: asyncio.Task[Any] | None = None
     while stand_in.answered() < len(updates) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
+        if label != "bare" and announcing is None and stand_in.answered() >= len(updates) // 2:
+            announcing = asyncio.create_task(announce(url, api_base))  # type: ignore[arg-type]
         if label != "bare" and kill_after and not restarted and time.monotonic() - stand_in.t0 >= kill_after:
             victim = processes[0]
             cpu_extra = cpu_seconds(victim.pid)
@@ -393,11 +542,23 @@ async def run_one(label: str, updates: list[dict[str, Any]], args: argparse.Name
     await offering
     done_at = max(stand_in.first_reply.values()) if stand_in.first_reply else time.monotonic()
     cpu = sum(cpu_seconds(p.pid) for p in processes) + cpu_extra - cpu_before
+    each = [cpu_seconds(p.pid) - before for p, before in zip(processes, each_before)] if not restarted else []
+    own_cpu, servers_cpu = time.process_time() - own_before, server_cpu_seconds() - servers_before
     rss = max(peak_rss_mb(p.pid) for p in processes)
     if spy is not None:
         spy.send_signal(signal.SIGINT)
         await asyncio.to_thread(spy.wait)
     await asyncio.sleep(0.5)  # late duplicates
+    jobs = None
+    if announcing is not None:
+        scheduled_at = await announcing
+        wait_until = time.monotonic() + 30
+        while len(stand_in.job_delivered) < len(JOB_MEMBERS) and time.monotonic() < wait_until:
+            await asyncio.sleep(0.1)
+        delivered = sorted(stand_in.job_delivered.values())
+        jobs = {"delivered": len(delivered), "of": len(JOB_MEMBERS),
+                "seconds_after_scheduling": round(delivered[-1] - scheduled_at, 2) if delivered else None,
+                "seconds_after_burst": round(delivered[-1] - done_at, 2) if delivered else None}
     if pushing is not None:
         pushing.cancel()
     for process in processes:
@@ -426,9 +587,18 @@ async def run_one(label: str, updates: list[dict[str, Any]], args: argparse.Name
         "longest_silence_s": round(max(gaps + [first_gap]), 2),
         "cpu_ms_per_update": round(cpu * 1000 / max(n, 1), 2),
         "peak_rss_mb": round(rss, 1),
+        "cpu_ms_per_update_by_process": [round(c * 1000 / max(n, 1), 2) for c in each] if len(each) > 1 else None,
+        # The rest of the machine's work for this bot: the stand-in and load generator (this
+        # process), and the PostgreSQL and Redis servers (all their processes, other users included).
+        "standin_cpu_ms_per_update": round(own_cpu * 1000 / max(n, 1), 2),
+        "servers_cpu_ms_per_update": round(servers_cpu * 1000 / max(n, 1), 2),
         "lost": len(updates) - n,
         "duplicates": sum(1 for count in stand_in.replies.values() if count > 1) if args.mix == "help" else None,
     }
+    if label != "bare":
+        result["worker_job_after_burst"] = jobs
+        sent = statements(_stats_files[first_stats:])
+        result["statements_per_update"] = round(sent / max(n, 1), 2) if sent is not None else None
     if stop_seconds is not None:
         result["stop_seconds"] = stop_seconds
     return result
@@ -459,8 +629,11 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--api-latency-ms", type=float, default=0.0)
     parser.add_argument("--processes", type=int, default=1, help="web processes in webhook mode (>1 needs PostgreSQL and --redis)")
     parser.add_argument("--webhook", action="store_true", help="webhook mode with one web process")
+    parser.add_argument("--balance", action="store_true",
+                        help="web processes on a port each, the stand-in sending to them in turn (instead of SO_REUSEPORT)")
     parser.add_argument("--redis", default=None, help="REDIS_URL for the FSM (several web processes)")
-    parser.add_argument("--mix", choices=("mixed", "help"), default="mixed")
+    parser.add_argument("--mix", choices=("mixed", "help", "start", "nearby", "button"), default="mixed",
+                        help="mixed: a quarter each of /start (newcomers), /help, /nearby and language buttons")
     parser.add_argument("--in-flight", type=int, default=64)
     parser.add_argument("--grace", type=float, default=10.0)
     parser.add_argument("--sigterm-after", type=float, default=None)
@@ -468,11 +641,14 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=180.0)
     parser.add_argument("--no-bare", action="store_true")
     parser.add_argument("--py-spy", default=None, metavar="FILE", help="record the real bot with py-spy (collapsed stacks)")
+    parser.add_argument("--py-spy-args", default="", help="more py-spy options, e.g. '--gil' or '--native'")
     parser.add_argument("--bare-bot", default=None, help=argparse.SUPPRESS)
     return parser.parse_args()
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--run-bot"]:
+        sys.exit(run_bot(sys.argv[2], sys.argv[3:]))
     arguments = parse()
     if arguments.bare_bot:
         asyncio.run(bare_bot(arguments.bare_bot))

@@ -161,7 +161,13 @@ def format_number(value: float | int, locale: str) -> str:
 
 def format_distance(km: float, locale: str) -> str:
     """A distance in kilometres as the locale writes it ("1,2 км", "1.2 km")."""
+    return _distance(round(km, 1) if km < 10 else round(km), locale)
+
+
+@lru_cache(maxsize=4096)
+def _distance(value: float, locale: str) -> str:
+    # Babel's unit formatting is slow (a pattern parsed per call) and a nearby list writes six
+    # distances, mostly the same few radii: remembered per value and locale.
     from babel.units import format_unit
 
-    value = round(km, 1) if km < 10 else round(km)
     return format_unit(value, "length-kilometer", length="short", format="#,##0.#", locale=babel_locale(locale))

@@ -8,15 +8,17 @@ from typing import Any, Awaitable, Callable
 
 from aiogram import BaseMiddleware
 from aiogram.fsm.context import FSMContext
+from aiogram.fsm.middleware import FSMContextMiddleware
 from aiogram.types import CallbackQuery, Message, TelegramObject, Update, User
 from aiogram.utils.i18n import I18n, I18nMiddleware
-from sqlalchemy import select
+from sqlalchemy import literal, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.fsm_storage import DatabaseStorage, storage_key
 from bot.transaction import UpdateScope, current_scope
 from bot.i18n import resolve_locale
 from bot.services.members import reactivate
-from db.models import Member
+from db.models import FsmRecord, Member
 from db.repositories import Repo
 
 log = logging.getLogger(__name__)
@@ -143,18 +145,40 @@ class DbSessionMiddleware(BaseMiddleware):
 
 
 class MemberMiddleware(BaseMiddleware):
-    """Loads the member behind the update (None before registration)."""
+    """Loads the member behind the update (None before registration).
+
+    With `fsm` (aiogram's FSM middleware, which runs next) over our DatabaseStorage, the
+    conversation record is read in the same statement (one row: the member and the record,
+    either of them possibly missing) and handed to the update's FSM cache, so the FSM's own
+    read finds it there: one statement per update instead of two."""
+
+    def __init__(self, fsm: FSMContextMiddleware | None = None) -> None:
+        self.fsm = fsm if fsm is not None and isinstance(fsm.storage, DatabaseStorage) else None
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
         member = None
         if user is not None and not user.is_bot:
-            repo: Repo = data["repo"]
-            member = await repo.members.by_telegram_id(user.id)
+            session: AsyncSession = data["session"]
+            context = self.fsm.resolve_event_context(data["bot"], data) if self.fsm is not None else None
+            scope = current_scope.get()
+            if context is not None and scope is not None:
+                key = storage_key(context.key)
+                member, record = (await session.execute(
+                    select(Member, FsmRecord).select_from(_ONE_ROW)
+                    .outerjoin(Member, Member.telegram_id == user.id)
+                    .outerjoin(FsmRecord, FsmRecord.key == key)
+                )).one()
+                scope.fsm_cache[key] = record
+            else:
+                member = await Repo(session).members.by_telegram_id(user.id)
             if member is not None and not (isinstance(event, Update) and event.my_chat_member):
-                await reactivate(data["session"], member)
+                await reactivate(session, member)
         data["member"] = member
         return await handler(event, data)
+
+
+_ONE_ROW = select(literal(1).label("one")).subquery("one_row")  # what the outer joins hang on
 
 
 class LocaleMiddleware(I18nMiddleware):

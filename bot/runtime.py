@@ -203,7 +203,7 @@ async def run_polling(bot: Bot, dispatcher: Dispatcher, stop: asyncio.Event, *, 
     """Long-poll until `stop` is set, then finish the updates in flight and confirm them.
 
     Backpressure: at most `limit` updates (MAX_UPDATES_IN_FLIGHT) are fetched and not yet
-    handled; nothing more is fetched until one finishes. The offset confirms only the handled
+    handled; nothing more is fetched until half of them have finished. The offset confirms only the handled
     prefix. On stop: no more fetching, `grace` seconds (SHUTDOWN_GRACE_SECONDS) to finish, then
     what finished is confirmed and the rest is left to Telegram, which sends it again.
 
@@ -218,9 +218,13 @@ async def run_polling(bot: Bot, dispatcher: Dispatcher, stop: asyncio.Event, *, 
     await dispatcher.emit_startup(bot=bot, **workflow)
     backoff = 1.0
     log.info("polling for updates (at most %d in flight)", limit)
+    # Updates in flight are above the offset and come back with every getUpdates: under a backlog,
+    # polling for each freed place would fetch (and decode) the whole window again and again. So
+    # more is asked for only once half the places are free (or nothing is in flight).
+    refill = max(1, limit // 2)
     try:
         while not stop.is_set():
-            if feeder.in_flight >= limit:
+            if feeder.in_flight and limit - feeder.in_flight < refill:
                 await _wait_or_stop(stop, feeder.wait_changed())
                 continue
             # Updates still in flight are above the offset and come back first: ask for room beyond them.
@@ -310,6 +314,7 @@ def create_webhook_app(bot: Bot, dispatcher: Dispatcher, secret: str, path: str,
     limit = limit or _workflow_setting(dispatcher, "max_updates_in_flight", 64)
     feeder = UpdateFeeder(bot, dispatcher, limit)
     app = web.Application()
+    refused = [0, float("-inf")]  # refusals since the last log line, and when that was
 
     async def receive(request: web.Request) -> web.Response:
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
@@ -324,8 +329,12 @@ def create_webhook_app(bot: Bot, dispatcher: Dispatcher, secret: str, path: str,
         if not isinstance(raw, dict):
             return web.json_response({"ok": True})
         if feeder.in_flight >= limit:
-            log.warning("webhook: %d updates in flight, asking Telegram to retry update %s", feeder.in_flight,
-                        raw.get("update_id"))
+            refused[0] += 1
+            now = asyncio.get_running_loop().time()
+            if now - refused[1] >= 10:  # one line per 10 s: under overload the log must not add to it
+                log.warning("webhook: %d updates in flight, asked Telegram to retry %d updates (the last %s)",
+                            feeder.in_flight, refused[0], raw.get("update_id"))
+                refused[:] = [0, now]
             return web.json_response({"ok": False, "description": "Busy"}, status=503, headers={"Retry-After": "1"})
         await feeder.handle(raw)
         return web.json_response({"ok": True})

@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import Delete, Insert, TextClause, Update, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from db import sqlite_driver
+
 
 def ensure_sqlite_folder(url: str) -> None:
     """SQLite creates the file but not its folder (./data/ on a fresh checkout)."""
@@ -29,7 +31,9 @@ def create_engine(url: str, *, pool_size: int | None = None, sqlite_busy_timeout
     if url.startswith("sqlite"):
         ensure_sqlite_folder(url)
         busy_ms = int(sqlite_busy_timeout * 1000)
-        engine = create_async_engine(url, connect_args={"timeout": sqlite_busy_timeout}, **kwargs)
+        # Our own DB-API module under SQLAlchemy's aiosqlite dialect: one thread hop per statement.
+        engine = create_async_engine(url, module=sqlite_driver.dbapi, connect_args={"timeout": sqlite_busy_timeout},
+                                     **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
