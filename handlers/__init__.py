@@ -19,7 +19,7 @@ def get_routers() -> list[Router]:
     routers = [
         org_channels.router, org_channels.representatives, membership.router, registration.router, common.router, event_list.router, profile.router,
         privacy.router, language.router, roles.router, verification.router, inline.router, attendee_messages.router,
-        series.router, *events.routers, directory.router, freshness.router, announce.router, atlas.router, fallback.router,
+        series.router, *events.routers, directory.router, freshness.router, announce.router, atlas.router, atlas.secretariat, fallback.router,
     ]
     for router in routers:
         router._parent_router = None

@@ -25,10 +25,21 @@ from bot import charts
 from bot.i18n import escape, format_number, format_when
 from bot.labels import country_label, interest_label, language_label
 from bot.services import atlas as service
+from bot.guards import RequireSecretariat
 from bot.services.roles import is_secretariat
 from db.models import Member
 
 router = Router(name="atlas")
+
+
+def _secretariat_only() -> str:
+    return _("This is for the secretariat only.")
+
+
+# The breakdowns and the release: callback data can be forged and roles revoked, so the guard
+# re-reads the role on every press (a forged "confirm" from a plain member spends nothing).
+secretariat = Router(name="atlas.secretariat")
+secretariat.callback_query.middleware(RequireSecretariat(refusal=_secretariat_only))
 
 LIST = 10  # entries per section of the /atlas text
 ROWS, COLUMNS = 12, 8  # of a breakdown
@@ -194,13 +205,9 @@ def breakdown_titles() -> dict[str, str]:
     }
 
 
-@router.callback_query(AtlasBreakdownCB.filter())
+@secretariat.callback_query(AtlasBreakdownCB.filter())
 async def atlas_breakdown(query: CallbackQuery, callback_data: AtlasBreakdownCB, session: AsyncSession,
                           member: Member | None, i18n: I18n, settings: object) -> None:
-    # Callback data can be forged and roles can be revoked: check the role on every press.
-    if not await is_secretariat(session, member, _secretariat_ids(settings)):
-        await query.answer(_("This is for the secretariat only."), show_alert=True)
-        return
     titles = breakdown_titles()
     if callback_data.table == "menu":
         builder = InlineKeyboardBuilder()
@@ -262,13 +269,9 @@ def _budget_line(state: service.Budget, locale: str) -> str:
         spent=_eps_is(state.spent, locale), lifetime=_eps(state.lifetime, locale), releases=releases)
 
 
-@router.callback_query(AtlasReleaseCB.filter())
+@secretariat.callback_query(AtlasReleaseCB.filter())
 async def atlas_release(query: CallbackQuery, callback_data: AtlasReleaseCB, session: AsyncSession,
                         member: Member | None, i18n: I18n, settings: Any) -> None:
-    # Every step re-checks the role: a forged "confirm" from a plain member must spend nothing.
-    if not await is_secretariat(session, member, _secretariat_ids(settings)):
-        await query.answer(_("This is for the secretariat only."), show_alert=True)
-        return
     locale = i18n.current_locale
     epsilon, lifetime = float(settings.atlas_epsilon), float(settings.atlas_lifetime_epsilon)
     state = await service.budget(session, epsilon, lifetime)
