@@ -430,31 +430,27 @@ async def test_a_newcomer_may_prefer_not_to_say_origin_and_languages_and_keeps_e
     assert (member.origin_country, member.sensitive_consent_at) == (None, None)
 
 
-def kardes(args: list[str], database_url: str, cwd, **env: str):  # type: ignore[no-untyped-def]
-    from tests.harness import kardes as in_process
-
-    return in_process(args, database_url, **env)
-
-
 async def test_kardes_atlas_release_asks_spends_and_refuses_once_the_budget_is_spent(database_url, session, tmp_path) -> None:  # type: ignore[no-untyped-def]
     import asyncio
 
+    from tests.harness import kardes
+
     await seed(session)
     budget = {"ATLAS_EPSILON": "2", "ATLAS_LIFETIME_EPSILON": "3"}
-    unconfirmed = await asyncio.to_thread(kardes, ["atlas", "release"], database_url, tmp_path, **budget)
+    unconfirmed = await asyncio.to_thread(kardes, ["atlas", "release"], database_url, **budget)
     assert unconfirmed.returncode == 1 and "spent so far 0 of 3" in unconfirmed.stdout and "no release made" in unconfirmed.stdout
-    made = await asyncio.to_thread(kardes, ["atlas", "release", "--yes"], database_url, tmp_path, **budget)
+    made = await asyncio.to_thread(kardes, ["atlas", "release", "--yes"], database_url, **budget)
     assert made.returncode == 0, made.stderr
     published = re.search(r"atlas release (\d+) published \(epsilon 2\)", made.stdout)
     assert published, made.stdout
-    refused = await asyncio.to_thread(kardes, ["atlas", "release", "--yes"], database_url, tmp_path, **budget)
+    refused = await asyncio.to_thread(kardes, ["atlas", "release", "--yes"], database_url, **budget)
     assert refused.returncode == 1 and "lifetime privacy budget is spent" in refused.stderr
-    exported = await asyncio.to_thread(kardes, ["atlas", "export", "--format", "csv", str(tmp_path / "a.csv")], database_url, tmp_path)
+    exported = await asyncio.to_thread(kardes, ["atlas", "export", "--format", "csv", str(tmp_path / "a.csv")], database_url)
     assert exported.returncode == 0 and f"atlas release {published.group(1)} written" in exported.stdout
     data = await service.public_atlas(session)
     with open(tmp_path / "a.csv", encoding="utf-8", newline="") as file:
         assert list(csv.DictReader(file)) == service.csv_rows(data)
-    bad = await asyncio.to_thread(kardes, ["atlas", "release"], database_url, tmp_path, ATLAS_EPSILON="-1")
+    bad = await asyncio.to_thread(kardes, ["atlas", "release"], database_url, ATLAS_EPSILON="-1")
     assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "ATLAS_EPSILON is invalid" in bad.stderr
 
 

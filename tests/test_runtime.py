@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import io
 import os
 import re
 import subprocess
@@ -96,10 +94,6 @@ async def test_with_redis_a_restart_mid_registration_resumes(bot_settings, clien
         assert list(await session.scalars(select(FsmRecord.key))) == [], "with Redis, FSM state is not in the database"
 
 
-def _kardes(args: list[str], database_url: str, cwd) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
-    return kardes(args, database_url)
-
-
 async def test_import_command_reports_bad_rows_and_imports_nothing_then_round_trips(database_url, session, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from db.models import Organisation
 
@@ -107,17 +101,17 @@ async def test_import_command_reports_bad_rows_and_imports_nothing_then_round_tr
     bad = "ext-2,Far Away,association,DE,Berlin,91.0,13.4,tr"
     source = tmp_path / "orgs.csv"
     source.write_text(f"external_id,name,category,country_code,city,latitude,longitude,languages\n{good}\n{bad}\n", encoding="utf-8")
-    refused = await asyncio.to_thread(_kardes, ["import", "orgs", str(source)], database_url, tmp_path)
+    refused = await asyncio.to_thread(kardes, ["import", "orgs", str(source)], database_url)
     assert refused.returncode == 1
     assert "line 3" in refused.stdout and "ext-2" in refused.stdout
     assert await session.scalar(select(func.count()).select_from(Organisation)) == 0
-    partial = await asyncio.to_thread(_kardes, ["import", "orgs", str(source), "--skip-bad"], database_url, tmp_path)
+    partial = await asyncio.to_thread(kardes, ["import", "orgs", str(source), "--skip-bad"], database_url)
     assert partial.returncode == 0, partial.stderr
     assert list(await session.scalars(select(Organisation.external_id))) == ["ext-1"]
     exported = tmp_path / "out.json"
-    done = await asyncio.to_thread(_kardes, ["export", "orgs", str(exported)], database_url, tmp_path)
+    done = await asyncio.to_thread(kardes, ["export", "orgs", str(exported)], database_url)
     assert done.returncode == 0 and "exported 1" in done.stdout
-    again = await asyncio.to_thread(_kardes, ["import", "orgs", str(exported)], database_url, tmp_path)
+    again = await asyncio.to_thread(kardes, ["import", "orgs", str(exported)], database_url)
     assert again.returncode == 0, again.stdout + again.stderr
     assert await session.scalar(select(func.count()).select_from(Organisation)) == 1
 
@@ -128,18 +122,18 @@ async def test_announce_command_schedules_counts_and_refuses(database_url, sessi
     session.add_all([Member(telegram_id=7001, registered_at=utcnow(), country_code="KZ", locale="kk"),
                      Member(telegram_id=7002, registered_at=utcnow(), country_code="DE", locale="tr")])
     await session.commit()
-    dry = await asyncio.to_thread(_kardes, ["announce", "--text", "Hello", "--text-kk", "Сәлем", "--audience", "countries=KZ", "--dry-run"], database_url, tmp_path)
+    dry = await asyncio.to_thread(kardes, ["announce", "--text", "Hello", "--text-kk", "Сәлем", "--audience", "countries=KZ", "--dry-run"], database_url)
     assert dry.returncode == 0 and dry.stdout.strip() == "dry run: announcement - audience 1"
     assert await session.scalar(select(func.count()).select_from(Announcement)) == 0
-    made = await asyncio.to_thread(_kardes, ["announce", "--text", "Hello", "--at", "2099-01-01T10:00+05:00"], database_url, tmp_path)
+    made = await asyncio.to_thread(kardes, ["announce", "--text", "Hello", "--at", "2099-01-01T10:00+05:00"], database_url)
     assert made.returncode == 0, made.stderr
     announcement_id = int(made.stdout.split()[1])
     assert made.stdout.strip().endswith("audience 2")
-    status = await asyncio.to_thread(_kardes, ["announce", "status", str(announcement_id)], database_url, tmp_path)
+    status = await asyncio.to_thread(kardes, ["announce", "status", str(announcement_id)], database_url)
     assert status.stdout.startswith(f"id {announcement_id} status scheduled total 0 sent 0")
-    too_long = await asyncio.to_thread(_kardes, ["announce", "--text", "x" * 5000], database_url, tmp_path)
+    too_long = await asyncio.to_thread(kardes, ["announce", "--text", "x" * 5000], database_url)
     assert too_long.returncode == 1 and "too_long" in too_long.stderr and "5000" in too_long.stderr
-    past = await asyncio.to_thread(_kardes, ["announce", "--text", "Hi", "--at", "2020-01-01T10:00+00:00"], database_url, tmp_path)
+    past = await asyncio.to_thread(kardes, ["announce", "--text", "Hi", "--at", "2020-01-01T10:00+00:00"], database_url)
     assert past.returncode == 1 and "past" in past.stderr
 
 
@@ -174,12 +168,12 @@ async def test_grant_and_revoke_commands(database_url, session, tmp_path) -> Non
     session.add_all([member, organisation])
     await session.commit()
     org_id = organisation.id
-    granted = await asyncio.to_thread(_kardes, ["grant", "7101", str(org_id)], database_url, tmp_path)
+    granted = await asyncio.to_thread(kardes, ["grant", "7101", str(org_id)], database_url)
     assert granted.returncode == 0, granted.stderr
     assert await session.scalar(select(func.count()).select_from(Role)) == 1
-    unknown = await asyncio.to_thread(_kardes, ["grant", "999", str(org_id)], database_url, tmp_path)
+    unknown = await asyncio.to_thread(kardes, ["grant", "999", str(org_id)], database_url)
     assert unknown.returncode == 1 and "no registered member with Telegram id 999" in unknown.stderr
-    revoked = await asyncio.to_thread(_kardes, ["revoke", "7101", str(org_id)], database_url, tmp_path)
+    revoked = await asyncio.to_thread(kardes, ["revoke", "7101", str(org_id)], database_url)
     assert revoked.returncode == 0
     assert await session.scalar(select(func.count()).select_from(Role)) == 0
 

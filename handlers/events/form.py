@@ -51,7 +51,8 @@ from bot.views.events import (
 )
 from db.models import EventStatus, Member, NoticeKind, Organisation
 from db.types import utcnow
-from handlers.events.shared import NOT_COMMAND, Nudge, close, menu, queue_notices
+from bot.services import notices
+from handlers.events.shared import NOT_COMMAND, Nudge, close, menu
 
 # Only representatives (or the secretariat) get past the guard; which organisation a member may
 # submit for, or which event they may edit, the services decide.
@@ -366,7 +367,7 @@ async def submit(query: CallbackQuery, state: FSMContext, session: AsyncSession,
         await query.answer(representative_only(), show_alert=True)
         return
     promoted = await ev.promote_waitlist(session, event) if editing else []
-    await queue_notices(session, NoticeKind.WAITLIST_PROMOTED, event, promoted, now)
+    await notices.queue_about(session, NoticeKind.WAITLIST_PROMOTED, event, promoted, now)
     await state.clear()
     nudge_after_commit(nudge_worker, after_commit)  # promotions, and the news of an approved event
     # The first reply commits the event (bot/transaction.py), before the secretariat can see it.

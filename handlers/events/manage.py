@@ -36,7 +36,8 @@ from bot.views.events import (
 from db.models import Event, EventStatus, Member, NoticeKind
 from db.types import utcnow
 from handlers.events.form import show_preview
-from handlers.events.shared import Nudge, close, queue_notices
+from bot.services import notices
+from handlers.events.shared import Nudge, close
 
 router = guard_representatives(Router(name="events.manage"), refusal=submit_refusal)
 
@@ -116,7 +117,7 @@ async def cancel_confirmed(query: CallbackQuery, callback_data: EventCB, session
     except (ev.NotAllowed, ev.EventNotFound):
         await query.answer(representative_only(), show_alert=True)
         return
-    await queue_notices(session, NoticeKind.EVENT_CANCELLED, event, answered, now)  # the worker tells them
+    await notices.queue_about(session, NoticeKind.EVENT_CANCELLED, event, answered, now)  # the worker tells them
     nudge_after_commit(nudge_worker, after_commit)
     await close(query, cancelled_done_text(event, len(answered)))
 

@@ -22,7 +22,8 @@ from bot.services import events as ev
 from bot.views.events import event_card_view, expired_text, reason_text
 from db.models import Event, EventStatus, Member, NoticeKind, RsvpStatus
 from db.types import utcnow
-from handlers.events.shared import Nudge, queue_notices
+from bot.services import notices
+from handlers.events.shared import Nudge
 
 router = Router(name="events.rsvp")
 
@@ -58,7 +59,7 @@ async def rsvp_pressed(query: CallbackQuery, callback_data: RsvpCB, session: Asy
         await query.answer(reason_text(error.reason), show_alert=True)
         return
     if result.promoted:  # a place freed up: the worker tells whoever moved up
-        await queue_notices(session, NoticeKind.WAITLIST_PROMOTED, result.event, result.promoted, now)
+        await notices.queue_about(session, NoticeKind.WAITLIST_PROMOTED, result.event, result.promoted, now)
         nudge_after_commit(nudge_worker, after_commit)
     text, markup = await render_event_card(session, result.event, member, i18n.current_locale)
     await edit_text(query.message, text, reply_markup=markup, disable_web_page_preview=True)

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
 from typing import Any
 
 from aiogram import F
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.replies import edit_text
-from bot.services import notices
-from db.models import Event, Member, NoticeKind
 
 NOT_COMMAND = ~F.text.startswith("/")  # a command leaves a form step to its own handler
 Nudge = Callable[[], Awaitable[None]]  # dp["nudge_worker"]: start the worker's queues now (bot/process.py)
@@ -30,8 +26,3 @@ async def close(query: CallbackQuery, text: str) -> None:
     """Replace a menu by what was chosen, and answer the button."""
     await edit_text(query.message, text, reply_markup=None)
     await query.answer()
-
-
-async def queue_notices(session: AsyncSession, kind: NoticeKind, event: Event, members: list[Member], now: datetime) -> None:
-    """Tell these members later, through the worker: quiet hours wait unless the event is within a day."""
-    await notices.queue_about(session, kind, event, members, now)
