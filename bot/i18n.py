@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gettext
 import html
+import threading
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -35,9 +37,28 @@ LANGUAGE_NAMES: dict[str, str] = {
 BABEL_LOCALES: dict[str, str] = {"uz": "uz_Latn", "az": "az_Latn", "kk": "kk_Cyrl"}
 
 
+class _SharedCatalogues(I18n):
+    """aiogram's I18n whose compiled catalogues are read once per process (per file version):
+    every app built in the process (the web process and its worker, each test's bot) shares the
+    parsed, read-only translations instead of parsing eight .mo files again."""
+
+    def find_locales(self) -> dict[str, gettext.GNUTranslations]:
+        files = sorted(self.path.glob(f"*/LC_MESSAGES/{self.domain}.mo"))
+        version = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files)
+        with _catalogues_lock:
+            cached = _catalogues.get(version)
+            if cached is None:
+                cached = _catalogues[version] = super().find_locales()
+        return dict(cached)
+
+
+_catalogues: dict[tuple[tuple[str, int, int], ...], dict[str, gettext.GNUTranslations]] = {}
+_catalogues_lock = threading.Lock()
+
+
 def create_i18n(default_locale: str = "en") -> I18n:
     """aiogram's I18n over our compiled catalogues."""
-    return I18n(path=LOCALES_DIR, default_locale=default_locale, domain="messages")
+    return _SharedCatalogues(path=LOCALES_DIR, default_locale=default_locale, domain="messages")
 
 
 def locale_from_telegram(language_code: str | None) -> str | None:
