@@ -142,6 +142,17 @@ def test_post_processing_keeps_cities_under_their_country_and_counts_non_negativ
             assert all(cell[-1] >= table["fewer_than"] and cell[0] in countries for cell in table["cells"])
 
 
+def test_a_breakdown_cell_lowered_to_its_countrys_count_below_the_threshold_is_not_listed() -> None:
+    spec = next(t for t in service.TABLES if t.name == "country_interest")
+    keys = [("LV", "culture"), ("DE", "culture")]
+    threshold = service.listing_threshold(1.0, len(keys), 5)
+    # Noise gave Latvia's culture cell more than the threshold, but Latvia itself is listed with
+    # one member fewer than the threshold: the cell would read threshold - 1, and is left out.
+    table = service._publish(spec, keys, [threshold + 3, threshold + 20], 1.0, 5,
+                             countries={"LV": threshold - 1, "DE": threshold + 30})
+    assert table["cells"] == [["DE", "culture", threshold + 20]]
+
+
 def test_top_cities_lists_large_cities_even_when_no_city_is_small() -> None:
     rows = [MemberRow("DE", "Berlin", "TR", ("tr",), (), "2029-12")] * 400 + [MemberRow("TR", "Istanbul", "AZ", ("az",), (), "2029-12")] * 300
     # The real domains (every gazetteer city); only the two tables the listing depends on.
