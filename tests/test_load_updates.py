@@ -201,3 +201,38 @@ async def test_sigterm_mid_burst_then_a_restart_answers_every_update_exactly_onc
     greetings = [tuple(texts(await client.transcript(user.id))) for user in users]
     assert all(greetings), "no update lost"
     assert len(Counter(greetings)) == 1, "every newcomer greeted exactly once"
+
+
+async def test_a_restart_answers_before_the_menus_are_published(bot_settings, client, sandbox, api_latency) -> None:  # type: ignore[no-untyped-def]
+    # At start the bot publishes its command menus and profile texts in eight languages: some
+    # fifty Bot API calls. Made before polling, over a real network, they kept a restarted bot
+    # silent for seconds while a backlog waited.
+    from aiogram.types import BotCommandScopeDefault
+
+    from bot.app import create_bot
+    from bot.process import serve
+
+    user = SandboxUser(9700, "Early")
+    sandbox.user_text(user.id, "/help", **user.profile())  # written while the bot was down
+    api_latency(0.25)  # fifty calls one after another: more than 11 s
+    stop = asyncio.Event()
+    started = time.monotonic()
+    running = asyncio.create_task(serve(bot_settings, stop, worker=False))
+    try:
+        answered = await client.wait_for(user.id, lambda entries: bool(texts(entries)), timeout=20)
+        took = time.monotonic() - started
+        assert texts(answered), "the waiting member is answered"
+        assert took < 6.0, f"answered {took:.1f} s after the start: it waited for the menus"
+        reader = create_bot(bot_settings)  # a second client of the same bot, to read what is published
+        try:
+            for _ in range(200):
+                if await reader.get_my_commands(scope=BotCommandScopeDefault(), language_code="kk"):
+                    break
+                await asyncio.sleep(0.1)
+            assert await reader.get_my_commands(scope=BotCommandScopeDefault(), language_code="kk"), "the menus follow"
+        finally:
+            await reader.session.close()
+    finally:
+        api_latency(0.0)
+        stop.set()
+        await asyncio.wait_for(running, timeout=30)
