@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gettext
 import html
+import threading
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -35,9 +37,29 @@ LANGUAGE_NAMES: dict[str, str] = {
 BABEL_LOCALES: dict[str, str] = {"uz": "uz_Latn", "az": "az_Latn", "kk": "kk_Cyrl"}
 
 
+def _shared_catalogues(path: Path, domain: str) -> dict[str, gettext.GNUTranslations]:
+    """The compiled catalogues, parsed once per process (per file version): every app built in
+    the process (a web process and its worker, each test's bot) shares the read-only
+    translations instead of parsing eight .mo files again."""
+    files = sorted(path.glob(f"*/LC_MESSAGES/{domain}.mo"))
+    version = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files)
+    with _catalogues_lock:
+        cached = _catalogues.get(version)
+        if cached is None:
+            cached = _catalogues[version] = I18n(path=path, default_locale="en", domain=domain).locales
+    return dict(cached)
+
+
+_catalogues: dict[tuple[tuple[str, int, int], ...], dict[str, gettext.GNUTranslations]] = {}
+_catalogues_lock = threading.Lock()
+
+
 def create_i18n(default_locale: str = "en") -> I18n:
     """aiogram's I18n over our compiled catalogues."""
-    return I18n(path=LOCALES_DIR, default_locale=default_locale, domain="messages")
+    i18n = I18n.__new__(I18n)  # aiogram's own class (its context variable is per class), with
+    i18n.find_locales = lambda: _shared_catalogues(LOCALES_DIR, "messages")  # the shared catalogues
+    I18n.__init__(i18n, path=LOCALES_DIR, default_locale=default_locale, domain="messages")
+    return i18n
 
 
 def locale_from_telegram(language_code: str | None) -> str | None:

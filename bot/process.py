@@ -30,6 +30,7 @@ async def serve(settings: Settings, stop: asyncio.Event, *, bot_updates: bool = 
     app = create_app(settings)
     bot = create_bot(settings)
     scheduler = None
+    chores: list[asyncio.Task[None]] = []
     try:
         await ensure_up_to_date(app.engine)
         me = await bot.get_me()
@@ -59,10 +60,20 @@ async def serve(settings: Settings, stop: asyncio.Event, *, bot_updates: bool = 
         if not bot_updates:
             await stop.wait()
             return
-        await register_commands(bot, app.i18n, settings.default_locale)
         from bot.portal.menu import set_menu_button  # the portal as a Mini App, when PORTAL_URL is set
 
-        await set_menu_button(bot, locale=settings.default_locale)
+        async def publish_menus() -> None:
+            """The command menus, the bot's profile texts and the menu button: some fifty Bot API
+            calls, made while updates are already being answered rather than before (over a real
+            network they took seconds, and a restart under a backlog waited for them)."""
+            try:
+                await register_commands(bot, app.i18n, settings.default_locale)
+                await set_menu_button(bot, locale=settings.default_locale)
+            except Exception:  # a menu is not worth stopping the bot for; the next start tries again
+                log.exception("publishing the command menus and the profile failed")
+
+        menus = asyncio.create_task(publish_menus())
+        chores.append(menus)
         if settings.webhook_url:
             secret = settings.webhook_secret.get_secret_value()  # type: ignore[union-attr]
             await bot.set_webhook(
@@ -91,6 +102,9 @@ async def serve(settings: Settings, stop: asyncio.Event, *, bot_updates: bool = 
                 if http is not None:
                     await http.cleanup()
     finally:
+        for chore in chores:
+            chore.cancel()
+        await asyncio.gather(*chores, return_exceptions=True)
         if scheduler is not None:
             from jobs.announcements import stop_all
 

@@ -16,6 +16,29 @@ from db.models import Base
 from db.session import create_engine, create_session_factory
 
 
+def _one_tls_context_per_test_process() -> None:
+    """Every test builds its own Bot, and aiogram's session builds a TLS context for each, which
+    reads the whole CA bundle (about 30 ms of CPU, some 15 s over the suite). The bots under test
+    talk plain HTTP to the sandbox, so the test process shares one context between them; the bot's
+    own code is unchanged."""
+    import ssl
+    import types
+
+    from aiogram.client.session import aiohttp as session_module
+
+    shared: dict[tuple[object, ...], ssl.SSLContext] = {}
+
+    def create_default_context(*args: object, **kwargs: object) -> ssl.SSLContext:
+        key = (*args, *sorted(kwargs.items()))
+        if key not in shared:
+            shared[key] = ssl.create_default_context(*args, **kwargs)  # type: ignore[arg-type]
+        return shared[key]
+
+    session_module.ssl = types.SimpleNamespace(create_default_context=create_default_context)  # type: ignore[assignment]
+
+
+_one_tls_context_per_test_process()
+
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1"… when pytest-xdist runs the suite in parallel
 
 

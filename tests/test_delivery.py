@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 from collections import Counter
 from datetime import timedelta
 
@@ -22,6 +20,7 @@ from jobs.context import JobContext
 from jobs.delivery import window_for
 from tests.conftest import ROOT
 from tests.factories import add_members, run_due
+from tests.processes import WarmProcess
 
 I18N = create_i18n()
 
@@ -130,11 +129,8 @@ async def test_crash_half_way_then_resume_loses_nothing(bot_settings, context, c
     announcement_id = (await schedule(session, Draft(texts={"en": "Once"}, audience={}), None)).id
     await session.commit()
     rate = 40.0
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "engine_process.py"), database_url, sandbox.base_url, sandbox.token, str(announcement_id), str(rate)],
-        env=env, stdout=subprocess.PIPE, text=True,
-    )
+    process = WarmProcess([database_url, sandbox.base_url, sandbox.token, str(announcement_id), str(rate)], dict(os.environ),
+                          script=ROOT / "tests" / "engine_process.py")
     try:
         before = (await client.stats())["sent_messages"]
         for _ in range(600):  # kill it once it is part of the way through, however slow the machine

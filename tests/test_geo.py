@@ -289,3 +289,18 @@ def test_search_countries(query: str, locale: str, code: str) -> None:
 def test_search_countries_weird() -> None:
     assert search_countries("", "en") == []
     assert search_countries("🙂" * 1000, "ru") == []
+
+
+def test_the_gazetteer_cache_file_gives_the_same_answers_and_a_spoilt_file_is_rebuilt(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from bot.geo.gazetteer import cached
+
+    path = tmp_path / "gazetteer.bin"
+    path.write_bytes(b'{"key": "an older build", "rows": 3, "bytes": [8]}\nshort')  # a crash while writing, an old version
+    rebuilt = cached(str(path))
+    assert path.stat().st_size > 1_000_000, "built again and written"
+    loaded = cached(str(path))  # read back from the file
+    reference = get_gazetteer()
+    for query in ("Almaty", "Алматы", "istanbul", "Нью-Йорк", "seoul", "Bişkek", "Ташкент", "Köln"):
+        expected = [c.geoname_id for c in reference.search(query)]
+        assert expected and [c.geoname_id for c in loaded.search(query)] == expected == [c.geoname_id for c in rebuilt.search(query)]
+    assert loaded.nearest(52.5, 13.4) == reference.nearest(52.5, 13.4) == rebuilt.nearest(52.5, 13.4)

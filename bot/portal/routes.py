@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import logging
@@ -48,8 +49,11 @@ SITEMAP_CACHE_SECONDS = 600.0
 SITEMAP_PART = 1000
 
 
+@functools.lru_cache(maxsize=1)
 def create_environment() -> jinja2.Environment:
-    """Jinja2 over the shipped templates, autoescaped, gettext from the bot's catalogues."""
+    """Jinja2 over the shipped templates, autoescaped, gettext from the bot's catalogues; compiled
+    once per process (nothing in it belongs to one app: each app's data reach the templates as
+    their context), so a second app in the process does not compile every template again."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(HERE / "templates")),
         autoescape=jinja2.select_autoescape(("html", "xml")),
