@@ -49,10 +49,11 @@ TEXT = "Merhaba, <b>karde≈üler</b>! The community picnic is on Sunday at 12:00 ‚
 
 # --- the Bot API server (child process) ----------------------------------------------------
 
-async def serve(recipients: int, rate: float) -> None:
+async def serve(recipients: int, rate: float, latency_ms: float = 0.0) -> None:
     from sandbox.server import SandboxServer
 
     server = SandboxServer(flood_limit=rate)
+    server.api_latency = latency_ms / 1000  # each answer this late, as over a real network (bench/notices.py)
     for index in range(recipients):
         server.upsert_user(FIRST_CHAT + index, first_name=f"M{index}", language_code="en")
     await server.start()
@@ -181,9 +182,10 @@ def main() -> None:
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--timeline", action="store_true", help="add the sends per 100 ms to the JSON")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--api-latency-ms", type=float, default=0.0, help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.serve:
-        asyncio.run(serve(options.recipients, options.rate))
+        asyncio.run(serve(options.recipients, options.rate, options.api_latency_ms))
         return
     if options.rate > 30 and not options.paid:
         print("note: more than 30/s needs --paid on the real Bot API", file=sys.stderr)

@@ -29,7 +29,7 @@ from bot.geo import warm_up
 from bot.i18n import create_i18n, resolve_locale
 from bot.services.members import stored_locale
 from bot.transaction import CommitBeforeRequest
-from bot.services.registration import mark_blocked
+from bot.services import notices
 from bot.middlewares import ButtonGuardMiddleware, DbSessionMiddleware, LocaleMiddleware, MemberMiddleware, ThrottleMiddleware
 from db.session import create_engine, create_session_factory
 from handlers import get_routers
@@ -201,9 +201,9 @@ async def _on_error(event: ErrorEvent, i18n: I18n, session_factory: async_sessio
         # means the bot was removed from the group, which says nothing about the member.
         message = update.message or (update.callback_query.message if update.callback_query else None)
         in_private = message is None or message.chat.type == "private"
-        if user is not None and in_private:
+        if user is not None and in_private:  # the notice sender's path for a 403 (bot/services/notices.py)
             async with session_factory() as session:
-                await mark_blocked(session, user.id)
+                await notices.bot_blocked(session, [user.id])
                 await session.commit()
         log.info("user %s has blocked the bot", user.id if user else "?")
         return True

@@ -13,15 +13,19 @@ or `send_rendered` (one message about someone's action, sent at once from the up
 * 403 (the member blocked the bot) marks the member inactive, audited;
 * a network or server error backs off and tries again (notices.next_try); any other refusal fails.
 
-Each row is claimed before it is sent and its outcome committed right after, so a crash repeats
-at most the one message in flight (its claim expires, notices.CLAIM_TTL) and loses none.
+A round claims due rows a window at a time (bot/rate_gate.window_for; the next while the last
+sends), sends them concurrently through the gate (workers_for), and commits their outcomes
+together, a few times a second. A row is
+claimed before it is sent, so two senders never send the same one; a crash loses none (the claim
+expires, notices.CLAIM_TTL, and the row goes then) and repeats at most the messages sent but not
+yet recorded: about a quarter second of sending (FLUSH_EVERY) plus those in flight.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -40,9 +44,8 @@ from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.i18n import resolve_locale
-from bot.rate_gate import gate_of
+from bot.rate_gate import gate_of, window_for, workers_for
 from bot.services import notices
-from bot.services.members import mark_blocked
 from bot.services.roles import representatives, secretariat_recipients
 from bot.views.events import moderation_keyboard, moderation_text
 from db.models import ChatLink, DeliveryStatus, Event, Member, NoticeKind, Organisation
@@ -54,7 +57,8 @@ Render = Callable[[str, str | None], tuple[str, InlineKeyboardMarkup | None]]
 Text = tuple[str, InlineKeyboardMarkup | None]
 # Renders a notice queued without a text (event notices, rendered when sent); None: no longer applies.
 Resolve = Callable[[AsyncSession, notices.DueNotice], Awaitable[Text | None]]
-BATCH = 50  # notices claimed at a time
+DEFAULT_RATE = 25.0  # a gate without a rate of its own (tests' stand-ins) is paced like BROADCAST_RATE's default
+FLUSH_EVERY = 0.25  # seconds between commits of outcomes while a batch is sending
 IN_UPDATE_WAIT = 3.0  # an update waits out a flood-control pause this short; a longer one leaves it to the worker
 
 
@@ -72,6 +76,7 @@ class Outcome:
     status: str  # sent, blocked, paused, retry, failed
     error: str | None = None
     message_id: int | None = None
+    retry_after: float = 0.0  # paused: how long flood control asked us to wait
 
     @property
     def sent(self) -> bool:
@@ -114,18 +119,14 @@ def from_payload(payload: dict[str, Any]) -> Text:
     return payload["text"], InlineKeyboardMarkup.model_validate(markup) if markup else None
 
 
-async def deliver(bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None, *,
-                  gate: Gate | None = None) -> Outcome:
-    """Send one message (through `gate` when given); never raises for Telegram's answers."""
-    token = await gate.acquire(chat_id, track=True) if gate is not None else None
+async def _request(bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None) -> Outcome:
+    """One sendMessage, its answer as an Outcome; never raises for Telegram's answers."""
     try:
         sent = await bot.send_message(chat_id, text, reply_markup=markup, disable_web_page_preview=True)
         return Outcome("sent", message_id=sent.message_id)
     except TelegramRetryAfter as error:
-        if gate is not None:
-            gate.pause(error.retry_after)
         log.warning("notify: flood control for %s s (chat %s); kept for later", error.retry_after, chat_id)
-        return Outcome("paused", error=error.message[:300])
+        return Outcome("paused", error=error.message[:300], retry_after=float(error.retry_after))
     except TelegramForbiddenError as error:
         return Outcome("blocked", error=error.message[:300])
     except (TelegramNetworkError, TelegramServerError, asyncio.TimeoutError) as error:
@@ -136,62 +137,188 @@ async def deliver(bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMarku
     except Exception as error:  # one recipient's trouble must not stop the others
         log.exception("notify: sending to chat %s failed", chat_id)
         return Outcome("retry", error=str(error)[:300])
+
+
+async def deliver(bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None, *,
+                  gate: Gate | None = None) -> Outcome:
+    """Send one message (through `gate` when given); never raises for Telegram's answers."""
+    token = await gate.acquire(chat_id, track=True) if gate is not None else None
+    try:
+        outcome = await _request(bot, chat_id, text, markup)
     finally:
         if gate is not None:
             gate.finished(token)
+    if outcome.status == "paused" and gate is not None:
+        gate.pause(outcome.retry_after)
+    return outcome
 
 
-async def _send_one(bot: Bot, session: AsyncSession, notice: Any, text: str, markup: InlineKeyboardMarkup | None,
-                    gate: Gate | None, clock: Callable[[], Any]) -> str:
-    """Send a claimed notice and record the outcome on its row (the caller commits)."""
-    outcome = await deliver(bot, notice.chat_id, text, markup, gate=gate)
-    now = clock()
+async def _record(session: AsyncSession, notice: Any, outcome: Outcome, now: Any) -> None:
+    """Write a send's outcome on its notice row (the caller commits)."""
     if outcome.status == "sent":
         notices.mark(notice, DeliveryStatus.SENT, now)
     elif outcome.status == "blocked":
         notices.mark(notice, DeliveryStatus.BLOCKED, now, outcome.error)
-        await mark_blocked(session, notice.chat_id)
     elif outcome.status == "failed":
         notices.mark(notice, DeliveryStatus.FAILED, now, outcome.error)
     elif outcome.status == "retry":
         notices.retry_later(notice, now, outcome.error or "")
     else:  # paused: not an attempt; the next round takes it again
         notice.claim, notice.claimed_at = None, None
+
+
+async def _send_one(bot: Bot, session: AsyncSession, notice: Any, text: str, markup: InlineKeyboardMarkup | None,
+                    gate: Gate | None, clock: Callable[[], Any]) -> str:
+    """Send a claimed notice and record the outcome on its row (the caller commits)."""
+    outcome = await deliver(bot, notice.chat_id, text, markup, gate=gate)
+    await _record(session, notice, outcome, clock())
+    if outcome.status == "blocked":
+        await notices.bot_blocked(session, [notice.chat_id])
     return outcome.status
+
+
+class _Sending:
+    """The sends of one round: a few workers take claimed notices in order and send them through
+    the gate, while the round claims more and commits outcomes. Flood control stops it: the sends
+    waiting at the gate are called off (their rows stay claimed, for `release`), the ones already
+    on their way finish."""
+
+    def __init__(self, bot: Bot, gate: Gate | None) -> None:
+        self.bot, self.gate = bot, gate
+        self.todo: deque[tuple[Any, Text]] = deque()
+        self.outcomes: list[tuple[Any, Outcome]] = []
+        self.paused = False
+        self.exhausted = False  # nothing more is due: workers leave once the todo is empty
+        self._more = asyncio.Event()
+        self._at_gate: set[asyncio.Task[None]] = set()
+
+    def feed(self, ready: list[tuple[Any, Text]]) -> None:
+        self.todo.extend(ready)
+        self._more.set()
+
+    def finish(self) -> None:
+        self.exhausted = True
+        self._more.set()
+
+    async def worker(self) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        while not self.paused:
+            if not self.todo:
+                if self.exhausted:
+                    return
+                self._more.clear()
+                await self._more.wait()
+                continue
+            notice, (text, markup) = self.todo.popleft()
+            self._at_gate.add(task)
+            try:
+                token = await self.gate.acquire(notice.chat_id, track=True) if self.gate is not None else None
+            finally:
+                self._at_gate.discard(task)
+            try:
+                outcome = await _request(self.bot, notice.chat_id, text, markup)
+            finally:
+                if self.gate is not None:
+                    self.gate.finished(token)
+            self.outcomes.append((notice, outcome))
+            if outcome.status == "paused":
+                self.stop(outcome.retry_after)
+
+    def stop(self, retry_after: float) -> None:
+        """Flood control covers the whole bot: pause the gate, call off the sends not yet on their way."""
+        self.paused = True
+        if self.gate is not None:
+            self.gate.pause(retry_after)
+        for task in list(self._at_gate):
+            task.cancel()
+        self._more.set()
+
+    def take(self) -> list[tuple[Any, Outcome]]:
+        taken, self.outcomes = self.outcomes, []
+        return taken
+
+
+async def _flush(session: AsyncSession, outcomes: list[tuple[Any, Outcome]], result: Round, clock: Callable[[], Any]) -> None:
+    """Commit outcomes so far, in one transaction."""
+    if not outcomes:
+        return
+    now = clock()
+    for notice, outcome in outcomes:
+        await _record(session, notice, outcome, now)
+        if outcome.sent:
+            result.sent[notice.kind] += 1
+    blocked = [notice.chat_id for notice, outcome in outcomes if outcome.status == "blocked"]
+    if blocked:
+        await notices.bot_blocked(session, blocked)
+    await session.commit()
+
+
+async def _claim(session: AsyncSession, claim: str, size: int, resolve: Resolve | None, clock: Callable[[], Any],
+                 ids: list[int] | None) -> list[tuple[Any, Text]] | None:
+    """Claim up to `size` due notices and render them (None when none is due); the ones that no
+    longer apply are closed. Committed before anything is sent."""
+    batch = await notices.claim_due(session, clock(), size, claim, ids)
+    if not batch:
+        await session.commit()
+        return None
+    ready: list[tuple[Any, Text]] = []
+    for item in batch:
+        notice = item.notice
+        text = None
+        if item.member is None or item.member.is_active:
+            if notice.payload:
+                text = from_payload(notice.payload)
+            elif resolve is not None:
+                text = await resolve(session, item)
+        if text is None:
+            notices.mark(notice, DeliveryStatus.FAILED, clock(), "no longer applies")
+        else:
+            ready.append((notice, text))
+    await session.commit()
+    return ready
 
 
 async def send_due(bot: Bot, session: AsyncSession, *, gate: Gate | None, resolve: Resolve | None = None,
                    clock: Callable[[], Any] = utcnow, ids: list[int] | None = None) -> Round:
-    """Send every notice that is due (of `ids`, when given), one committed outcome at a time; stops
-    at flood control, giving back what it had claimed."""
+    """Send every notice that is due (of `ids`, when given): claimed a window at a time (the next
+    one while the last sends), sent concurrently through the gate, outcomes committed every
+    FLUSH_EVERY; stops at flood control, giving back what it had claimed and not sent."""
     result = Round()
-    claim = notices.new_claim()
-    while True:
-        batch = await notices.claim_due(session, clock(), BATCH, claim, ids)
+    claims: list[str] = []  # one per window claimed: a claim names the rows it took, and only those
+    rate = float(getattr(gate, "rate", DEFAULT_RATE))
+    size, workers = window_for(rate), workers_for(rate)
+    sending = _Sending(bot, gate)
+    tasks = {asyncio.create_task(sending.worker()) for _ in range(workers)}
+    try:
+        while tasks:
+            if not sending.exhausted and not sending.paused and len(sending.todo) < size:
+                claims.append(notices.new_claim())
+                ready = await _claim(session, claims[-1], size, resolve, clock, ids)
+                if ready is None:
+                    sending.finish()
+                else:
+                    sending.feed(ready)
+            done, tasks = await asyncio.wait(tasks, timeout=FLUSH_EVERY, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+            await _flush(session, sending.take(), result, clock)
+    except BaseException as error:
+        sending.stop(0)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if isinstance(error, Exception):  # our own failure, not the process dying: keep what was sent
+            await session.rollback()
+            await _flush(session, sending.take(), result, clock)
+        raise
+    if sending.paused:
+        for claim in claims:
+            await notices.release(session, claim)
         await session.commit()
-        if not batch:
-            return result
-        for item in batch:
-            notice = item.notice
-            text = None
-            if item.member is None or item.member.is_active:
-                if notice.payload:
-                    text = from_payload(notice.payload)
-                elif resolve is not None:
-                    text = await resolve(session, item)
-            if text is None:
-                notices.mark(notice, DeliveryStatus.FAILED, clock(), "no longer applies")
-                await session.commit()
-                continue
-            status = await _send_one(bot, session, notice, text[0], text[1], gate, clock)
-            await session.commit()
-            if status == "paused":
-                await notices.release(session, claim)
-                await session.commit()
-                result.paused = True
-                return result
-            if status == "sent":
-                result.sent[notice.kind] += 1
+        result.paused = True
+    return result
 
 
 async def send_rendered(bot: Bot, session: AsyncSession, i18n: I18n, member: Member, render: Render, *,

@@ -85,30 +85,51 @@ class RateGate:
             self._bucket_at = now
 
     async def acquire(self, chat_id: int, *, track: bool = False) -> int | None:
-        async with self._lock:
-            sent = self._sent
-            while True:
-                now = time.monotonic()
-                horizon = self.horizon(now)
-                while sent and sent[0] <= now - horizon:
-                    sent.popleft()
-                wait = max(self._next - now, self._paused_until - now, self._chats.get(chat_id, -10.0) + horizon - now)
-                if len(sent) >= self.cap:
-                    wait = max(wait, sent[0] + horizon - now)
-                if wait <= 0:
-                    break
-                await asyncio.sleep(min(wait, 0.05))  # the horizon may shrink meanwhile
-            sent.append(now)
-            self._chats[chat_id] = now
-            # Catch up on small scheduling delays, never beyond the sliding-window cap.
-            self._next = max(self._next + self.interval, now - self.burst)
-            if len(self._chats) > 100_000:
-                self._chats = {chat: at for chat, at in self._chats.items() if at > now - horizon}
-            if not track:
-                return None
-            self._tokens += 1
-            self._flying.append((self._tokens, now))
-            return self._tokens
+        """Wait for this chat's second and the bot's rate; with `track`, a token for `finished`.
+
+        A chat's own second is waited out before queueing for the bot's rate, so a second message
+        to one chat (several notices for one member) holds up nobody else."""
+        while True:
+            chat_wait = self._chats.get(chat_id, -10.0) + self.horizon(time.monotonic()) - time.monotonic()
+            if chat_wait > 0:
+                await asyncio.sleep(min(chat_wait, 0.05))
+                continue
+            async with self._lock:
+                sent = self._sent
+                while True:
+                    now = time.monotonic()
+                    horizon = self.horizon(now)
+                    while sent and sent[0] <= now - horizon:
+                        sent.popleft()
+                    wait = max(self._next - now, self._paused_until - now)
+                    if len(sent) >= self.cap:
+                        wait = max(wait, sent[0] + horizon - now)
+                    if wait <= 0:
+                        break
+                    await asyncio.sleep(min(wait, 0.05))  # the horizon may shrink meanwhile
+                if self._chats.get(chat_id, -10.0) + horizon > now:
+                    continue  # another send to this chat went first: its second again
+                sent.append(now)
+                self._chats[chat_id] = now
+                # Catch up on small scheduling delays, never beyond the sliding-window cap.
+                self._next = max(self._next + self.interval, now - self.burst)
+                if len(self._chats) > 100_000:
+                    self._chats = {chat: at for chat, at in self._chats.items() if at > now - horizon}
+                if not track:
+                    return None
+                self._tokens += 1
+                self._flying.append((self._tokens, now))
+                return self._tokens
+
+def window_for(rate: float) -> int:
+    """Messages a sender may have taken but not yet recorded, at most: about 0.3 s of sending, at
+    least 48 (the floor keeps commits few at low rates). The delivery engine's rule too."""
+    return max(48, math.ceil(rate * 0.3))
+
+
+def workers_for(rate: float) -> int:
+    """Sends a sender keeps on their way at once: enough to cover the request latency at this rate."""
+    return min(window_for(rate), max(4, math.ceil(rate * 0.1)))
 
 
 _gates: dict[tuple[int, float], RateGate] = {}

@@ -201,7 +201,11 @@ class RsvpStatus(str, enum.Enum):
 
 
 class Rsvp(Base):
-    """A member's answer to an event; `waitlisted` while the event is full."""
+    """A member's answer to an event; `waitlisted` while the event is full, or while their Going
+    waits for its turn. `position` is their place in the event's line, in tap order: the Telegram
+    update of the Going tap (update ids increase in the order Telegram received the taps), or,
+    for an answer from the Mini App, one past the last position taken. `queued_at` is set while a
+    tap waits for its answer (bot/services/events.py: `admit`), and cleared once the member is told."""
 
     __tablename__ = "rsvps"
     __table_args__ = (UniqueConstraint("event_id", "member_id", name="uq_rsvps_event_member"),)
@@ -214,6 +218,8 @@ class Rsvp(Base):
     waitlisted: Mapped[bool] = mapped_column(Boolean, default=False)
     reminded_24h: Mapped[bool] = mapped_column(Boolean, default=False)
     reminded_1h: Mapped[bool] = mapped_column(Boolean, default=False)
+    position: Mapped[int | None] = mapped_column(BigInteger)
+    queued_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -433,11 +433,41 @@ class RsvpCounts:
         return None if self.capacity is None else max(0, self.capacity - self.seats_taken)
 
 
+# Places go in tap order. Telegram numbers updates in the order it received them (update_id), and
+# a tap is recorded with that number as its place in the event's line; but taps reach the lock in
+# any order (other processes, SQLite's busy wait, a slow statement). So a Going tap on an event
+# short of places is not seated on arrival: it joins the line and waits SETTLE, time for earlier
+# taps to be recorded, and then the line is seated from its head while places last. Nobody seated
+# is ever moved back to the waitlist; an earlier tap that comes later still than SETTLE queues
+# ahead of the later taps that wait.
+SETTLE = timedelta(seconds=1)
+# With this many places to spare beyond everyone in line, a Going tap is seated at once: the earlier
+# taps that may still be on their way (each process has at most 64 updates in flight) cannot run out.
+SLACK = 64
+# A waiting tap is answered within this long even if an earlier tap ahead of it has not settled: it
+# is told it waits, and hears from the worker when its place comes.
+ANSWER_WITHIN = timedelta(seconds=8)
+# A tap still unanswered after this long lost its answer (its process died): seated, it is told by the worker.
+ORPHANED = timedelta(minutes=1)
+
+
 @dataclass
 class RsvpResult:
     rsvp: Rsvp
     event: Event
     promoted: list[Member] = field(default_factory=list)
+    pending: bool = False  # the Going waits for its turn: `admit` decides once earlier taps had SETTLE
+
+
+@dataclass
+class Admission:
+    """What `admit` found for one member's waiting Going."""
+
+    rsvp: Rsvp | None
+    event: Event
+    promoted: list[Member]  # others seated now who must be told (through the notices queue)
+    decided: bool  # the member may be told where they stand: seated, or waiting behind a full house
+    retry_at: datetime | None = None  # undecided: when the earlier tap ahead of them settles
 
 
 async def rsvp_counts(session: AsyncSession, event: Event) -> RsvpCounts:
@@ -466,39 +496,77 @@ async def member_rsvp(session: AsyncSession, member: Member | None, event_id: in
     return await session.scalar(select(Rsvp).where(Rsvp.event_id == event_id, Rsvp.member_id == member.id))
 
 
-async def _seats_taken(session: AsyncSession, event_id: int) -> int:
-    going = (Rsvp.event_id == event_id, Rsvp.status == RsvpStatus.GOING.value, Rsvp.waitlisted.is_(False))
+async def _seats(session: AsyncSession, event_id: int, *, waiting: bool) -> int:
+    """Places taken (people and guests) by those seated, or asked for by those in line."""
+    going = (Rsvp.event_id == event_id, Rsvp.status == RsvpStatus.GOING.value, Rsvp.waitlisted.is_(waiting))
     count, guests = (await session.execute(select(func.count(), func.coalesce(func.sum(Rsvp.guests), 0)).where(*going))).one()
     return int(count) + int(guests)
 
 
-async def _promote(session: AsyncSession, event: Event) -> list[Member]:
-    """Fill freed places from the waitlist, first come first served (the head is never skipped)."""
-    if event.capacity is None:
-        waiting = (await session.scalars(select(Rsvp).where(Rsvp.event_id == event.id, Rsvp.waitlisted.is_(True)))).all()
-    else:
-        waiting = (await session.scalars(
-            select(Rsvp).where(Rsvp.event_id == event.id, Rsvp.waitlisted.is_(True), Rsvp.status == RsvpStatus.GOING.value)
-            .order_by(Rsvp.updated_at, Rsvp.id)
-        )).all()
-    promoted: list[Member] = []
+async def _seats_taken(session: AsyncSession, event_id: int) -> int:
+    return await _seats(session, event_id, waiting=False)
+
+
+# The line: taps in tap order; answers from before positions existed came first, by id.
+LINE_ORDER = (Rsvp.position.is_not(None), Rsvp.position, Rsvp.id)
+
+
+async def _next_position(session: AsyncSession, event_id: int) -> int:
+    """A place behind everyone in the event's line (an answer without a Telegram update)."""
+    return int(await session.scalar(select(func.max(Rsvp.position)).where(Rsvp.event_id == event_id)) or 0) + 1
+
+
+@dataclass
+class _Walk:
+    seated: list[Rsvp]
+    stopped_at: Rsvp | None = None  # the first in line left waiting
+    unsettled: bool = False  # it waits for its SETTLE (rather than for a place)
+
+
+async def _walk(session: AsyncSession, event: Event, now: datetime) -> _Walk:
+    """Seat the line from its head, in tap order, while places last; the head is never skipped,
+    and a tap younger than SETTLE stops the walk (earlier taps may still be on their way)."""
+    line = (await session.scalars(
+        select(Rsvp).where(Rsvp.event_id == event.id, Rsvp.waitlisted.is_(True), Rsvp.status == RsvpStatus.GOING.value)
+        .order_by(*LINE_ORDER)
+    )).all()
+    walk = _Walk([])
     free = None if event.capacity is None else event.capacity - await _seats_taken(session, event.id)
-    for rsvp in waiting:
+    for rsvp in line:
         if free is not None:
+            if rsvp.queued_at is not None and rsvp.queued_at > now - SETTLE:
+                walk.stopped_at, walk.unsettled = rsvp, True
+                break
             if 1 + rsvp.guests > free:
+                walk.stopped_at = rsvp
                 break
             free -= 1 + rsvp.guests
         rsvp.waitlisted = False
+        walk.seated.append(rsvp)
+    await session.flush()
+    return walk
+
+
+async def _to_tell(session: AsyncSession, seated: list[Rsvp], now: datetime, member_id: int | None) -> list[Member]:
+    """Who of those just seated must hear it from the worker: not `member_id` (who is answering
+    now), nor a tap still waiting for its own answer, which tells them."""
+    members = []
+    for rsvp in seated:
+        if rsvp.member_id == member_id or (rsvp.queued_at is not None and rsvp.queued_at > now - ORPHANED):
+            continue
+        rsvp.queued_at = None
         member = await session.get(Member, rsvp.member_id)
         if member is not None:
-            promoted.append(member)
+            members.append(member)
     await session.flush()
-    return promoted
+    return members
 
 
-async def promote_waitlist(session: AsyncSession, event: Event) -> list[Member]:
-    """After a change of capacity: give freed places to the waitlist; returns who was promoted."""
-    return await _promote(session, event)
+async def promote_waitlist(session: AsyncSession, event: Event, now: datetime | None = None) -> list[Member]:
+    """After a change of capacity: give freed places to the line; returns who is to be told."""
+    now = now or datetime.now(timezone.utc)
+    walk = await _walk(session, event, now)
+    return await _to_tell(session, walk.seated, now, None)
 
 
 async def _lock_event(session: AsyncSession, event_id: int) -> Event | None:
@@ -514,9 +582,14 @@ async def _lock_event(session: AsyncSession, event_id: int) -> Event | None:
 
 
 async def set_rsvp(session: AsyncSession, member: Member | None, event_id: int, status: str, guests: int | None,
-                   now: datetime) -> RsvpResult:
+                   now: datetime, *, position: int | None = None) -> RsvpResult:
     """Answer an event: going (with 0–3 guests; waitlisted when full), maybe or not going.
-    Freed places go to the waitlist, whose promoted members are returned to be told."""
+    Freed places go to the line, whose promoted members are returned to be told.
+
+    `position` is the tap's place in the event's line: its Telegram update id. A Going with a
+    position that joins the line of an event short of places waits for its turn (`pending`: the
+    caller calls `admit` after SETTLE). Without one (the Mini App) the answer is decided at once,
+    behind everyone in line."""
     if member is None or member.registered_at is None:
         raise NotAllowed()
     if status not in {s.value for s in RsvpStatus}:
@@ -537,24 +610,52 @@ async def set_rsvp(session: AsyncSession, member: Member | None, event_id: int, 
         await session.flush()
     holding = rsvp.status == RsvpStatus.GOING.value and not rsvp.waitlisted
     waiting = rsvp.status == RsvpStatus.GOING.value and rsvp.waitlisted
-    new_guests = (rsvp.guests if guests is None else guests) if status == RsvpStatus.GOING.value else 0
-    if status == RsvpStatus.GOING.value and event.capacity is not None and not waiting:
-        others = await _seats_taken(session, event.id) - ((1 + rsvp.guests) if holding else 0)
-        fits = others + 1 + new_guests <= event.capacity
-        if holding and not fits:
+    going = status == RsvpStatus.GOING.value
+    new_guests = (rsvp.guests if guests is None else guests) if going else 0
+    if going and event.capacity is not None and holding:
+        others = await _seats_taken(session, event.id) - (1 + rsvp.guests)
+        if others + 1 + new_guests > event.capacity:
             raise InvalidEventField("no_room_for_guests")  # keep the seat rather than lose it to the waitlist
-        queue = await session.scalar(select(func.count()).select_from(Rsvp).where(
-            Rsvp.event_id == event.id, Rsvp.waitlisted.is_(True), Rsvp.status == RsvpStatus.GOING.value))
-        # Newcomers queue behind those already waiting.
-        rsvp.waitlisted = not holding and (bool(queue) or not fits)
-    elif status != RsvpStatus.GOING.value or event.capacity is None:
-        rsvp.waitlisted = False
+    elif going and event.capacity is not None and not waiting:  # joins the line, at its tap's place
+        spare = event.capacity - await _seats(session, event.id, waiting=False) \
+            - await _seats(session, event.id, waiting=True) - (1 + new_guests)
+        rsvp.position = position if position is not None else await _next_position(session, event.id)
+        rsvp.waitlisted = spare < SLACK
+        rsvp.queued_at = now if rsvp.waitlisted and position is not None else None
+    elif not going or event.capacity is None:
+        rsvp.waitlisted, rsvp.position, rsvp.queued_at = False, None, None
     rsvp.status, rsvp.guests = status, new_guests
     await session.flush()
-    promoted = await _promote(session, event)
-    promoted = [m for m in promoted if m.id != member.id]
+    walk = await _walk(session, event, now)
+    promoted = await _to_tell(session, walk.seated, now, member.id)
+    pending = rsvp.waitlisted and rsvp.queued_at is not None
+    if not pending:
+        rsvp.queued_at = None  # told now
+    await session.flush()
     await session.refresh(rsvp)
-    return RsvpResult(rsvp, event, promoted)
+    return RsvpResult(rsvp, event, promoted, pending)
+
+
+async def admit(session: AsyncSession, member_id: int, event_id: int, now: datetime, *, last: bool = False) -> Admission | None:
+    """A waiting Going tap's turn (SETTLE after it was recorded): seat the line in tap order and
+    say whether the member can be told where they stand; `last` tells them anyway (they wait in
+    line). None when the event is gone."""
+    event = await _lock_event(session, event_id)
+    if event is None:
+        return None
+    walk = _Walk([])
+    if event.status == EventStatus.APPROVED.value and event.starts_at > now:
+        walk = await _walk(session, event, now)
+    promoted = await _to_tell(session, walk.seated, now, member_id)
+    rsvp = await session.scalar(select(Rsvp).where(Rsvp.event_id == event_id, Rsvp.member_id == member_id))
+    waiting = rsvp is not None and rsvp.status == RsvpStatus.GOING.value and rsvp.waitlisted
+    if waiting and walk.unsettled and not last:
+        assert walk.stopped_at is not None and walk.stopped_at.queued_at is not None
+        return Admission(rsvp, event, promoted, False, walk.stopped_at.queued_at + SETTLE)
+    if rsvp is not None:
+        rsvp.queued_at = None  # told now
+        await session.flush()
+    return Admission(rsvp, event, promoted, True)
 
 
 @dataclass(frozen=True)
@@ -579,7 +680,7 @@ async def attendees(session: AsyncSession, member: Member | None, event_id: int,
     rows = (await session.execute(
         select(Member.display_name, Rsvp.status, Rsvp.guests, Rsvp.waitlisted)
         .join(Member, Member.id == Rsvp.member_id).where(*where)
-        .order_by(Rsvp.waitlisted, Rsvp.status, Rsvp.id).offset(offset).limit(limit)
+        .order_by(Rsvp.waitlisted, Rsvp.status, *LINE_ORDER).offset(offset).limit(limit)
     )).all()
     items = [Attendee(name or "—", status, guests, waitlisted) for name, status, guests, waitlisted in rows]
     return Page(items, total, offset, limit)

@@ -17,16 +17,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.events import event_audience
+from bot.services.members import mark_blocked
 from bot.services.timeutil import quiet_until
 from db.models import DeliveryStatus, Event, EventStatus, Member, Notice, NoticeKind
 
 MAX_ATTEMPTS = 5
 CLAIM_TTL = timedelta(minutes=10)  # a claim older than this was left by a sender that died
 URGENT_WITHIN = timedelta(hours=24)  # a notice about an event this close ignores quiet hours
+KEEP_FINISHED = timedelta(days=30)  # a sent, blocked or failed notice is forgotten after this long
 
 
 def next_try(attempts: int, now: datetime) -> datetime | None:
@@ -178,3 +180,28 @@ async def drop_pending(session: AsyncSession, event_id: int, kinds: Sequence[Not
         update(Notice).where(Notice.event_id == event_id, Notice.status == DeliveryStatus.PENDING.value,
                              Notice.kind.in_([k.value for k in kinds]))
         .values(status=DeliveryStatus.FAILED.value, last_error="no longer applies"))
+
+
+async def bot_blocked(session: AsyncSession, chat_ids: Iterable[int]) -> int:
+    """Telegram answered 403 to these chats: the member blocked the bot. The one path for it, from
+    the sender and from a reply (bot/app.py's error handler): the member is marked inactive
+    (audited) until they write again, and what was queued for them and not taken by a sender is
+    closed as blocked. Returns how many members were marked."""
+    chats = sorted(set(chat_ids))
+    if not chats:
+        return 0
+    marked = sum([await mark_blocked(session, chat_id) for chat_id in chats])
+    await session.execute(
+        update(Notice).where(Notice.chat_id.in_(chats), Notice.status == DeliveryStatus.PENDING.value, Notice.claim.is_(None))
+        .values(status=DeliveryStatus.BLOCKED.value, last_error="the bot is blocked", payload=None)
+        .execution_options(synchronize_session=False))
+    return marked
+
+
+async def purge_finished(session: AsyncSession, now: datetime, keep: timedelta = KEEP_FINISHED) -> int:
+    """Forget notices finished (sent, blocked, failed) more than `keep` ago; returns how many.
+    Every subject that keeps a notice from being queued twice (an event, a week, a day) is over by then."""
+    result = await session.execute(delete(Notice).where(
+        Notice.status != DeliveryStatus.PENDING.value, Notice.created_at < now - keep,
+        or_(Notice.sent_at.is_(None), Notice.sent_at < now - keep)))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -4,14 +4,17 @@ button under a reminder, or /reminders)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from datetime import datetime, timedelta
+from functools import partial
 
 from aiogram import F, Router
 from aiogram.filters import Command
-from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message, Update
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.callbacks import RSVP_CODES, EventCB, RsvpCB
 from bot.i18n import escape
@@ -20,7 +23,7 @@ from bot.replies import edit_text
 from bot.services import calendar as cal
 from bot.services import events as ev
 from bot.views.events import event_card_view, expired_text, reason_text
-from db.models import Event, EventStatus, Member, NoticeKind, RsvpStatus
+from db.models import Event, EventStatus, Member, NoticeKind, Rsvp, RsvpStatus
 from db.types import utcnow
 from bot.services import notices
 from handlers.events.shared import Nudge
@@ -40,15 +43,20 @@ def _listed(event: Event | None) -> bool:
 
 @router.callback_query(RsvpCB.filter())
 async def rsvp_pressed(query: CallbackQuery, callback_data: RsvpCB, session: AsyncSession, member: Member | None,
-                       i18n: I18n, nudge_worker: Nudge | None = None, after_commit: Callable[[Nudge], None] | None = None) -> None:
+                       i18n: I18n, event_update: Update | None = None,
+                       session_factory: async_sessionmaker[AsyncSession] | None = None,
+                       nudge_worker: Nudge | None = None, after_commit: Callable[[Nudge], None] | None = None) -> None:
     status = RSVP_CODES.get(callback_data.s)
     guests = None if callback_data.n < 0 else callback_data.n
     if status is None:
         await query.answer(expired_text(), show_alert=True)
         return
     now = utcnow()
+    # The tap's place in line is its update's id: Telegram numbers updates in the order it got them.
+    in_turn = event_update is not None and session_factory is not None and after_commit is not None
     try:
-        result = await ev.set_rsvp(session, member, callback_data.id, status, guests, now)
+        result = await ev.set_rsvp(session, member, callback_data.id, status, guests, now,
+                                   position=event_update.update_id if in_turn else None)  # type: ignore[union-attr]
     except ev.NotAllowed:
         await query.answer(_("Please register first: send /start."), show_alert=True)
         return
@@ -61,14 +69,54 @@ async def rsvp_pressed(query: CallbackQuery, callback_data: RsvpCB, session: Asy
     if result.promoted:  # a place freed up: the worker tells whoever moved up
         await notices.queue_about(session, NoticeKind.WAITLIST_PROMOTED, result.event, result.promoted, now)
         nudge_after_commit(nudge_worker, after_commit)
+    if result.pending:  # earlier taps may still be on their way: answered once its turn has come
+        assert member is not None and after_commit is not None and session_factory is not None
+        after_commit(partial(answer_in_turn, query, session_factory, i18n, i18n.current_locale, member.id,
+                             result.event.id, now, nudge_worker))
+        return
     text, markup = await render_event_card(session, result.event, member, i18n.current_locale)
     await edit_text(query.message, text, reply_markup=markup, disable_web_page_preview=True)
-    if result.rsvp.waitlisted:
-        await query.answer(_("The event is full: you are on the waitlist. We will tell you when a place frees up."), show_alert=True)
-    elif status == RsvpStatus.GOING.value:
-        await query.answer(_("See you there! We will remind you a day and an hour before."))
-    else:
-        await query.answer(_("Your answer is saved."))
+    await query.answer(*_answer(result.rsvp, status))
+
+
+def _answer(rsvp: Rsvp | None, status: str) -> tuple[str, bool]:
+    """What a tap is told (and whether as an alert)."""
+    if rsvp is not None and rsvp.status == RsvpStatus.GOING.value and rsvp.waitlisted:
+        return _("The event is full: you are on the waitlist. We will tell you when a place frees up."), True
+    if status == RsvpStatus.GOING.value and rsvp is not None and rsvp.status == RsvpStatus.GOING.value:
+        return _("See you there! We will remind you a day and an hour before."), False
+    return _("Your answer is saved."), False
+
+
+async def answer_in_turn(query: CallbackQuery, session_factory: async_sessionmaker[AsyncSession], i18n: I18n,
+                         locale: str, member_id: int, event_id: int, tapped_at: datetime, nudge: Nudge | None) -> None:
+    """After the update's commit: wait until the tap's turn has come (ev.admit: earlier taps had
+    ev.SETTLE to be counted first), then edit the card and answer the tap. No transaction is open
+    while it waits or talks to Telegram."""
+    give_up, retry_at = tapped_at + ev.ANSWER_WITHIN, tapped_at + ev.SETTLE
+    while True:
+        await asyncio.sleep(max(0.0, (retry_at - utcnow()).total_seconds()))
+        now = utcnow()
+        with i18n.context(), i18n.use_locale(locale):
+            async with session_factory() as session:
+                admission = await ev.admit(session, member_id, event_id, now, last=now >= give_up)
+                if admission is not None and admission.promoted:
+                    await notices.queue_about(session, NoticeKind.WAITLIST_PROMOTED, admission.event, admission.promoted, now)
+                if admission is None:
+                    text, note = None, (_("This event no longer takes answers."), True)
+                elif admission.decided:
+                    member = await session.get(Member, member_id)
+                    text = await render_event_card(session, admission.event, member, locale)
+                    note = _answer(admission.rsvp, RsvpStatus.GOING.value)
+                await session.commit()
+        if admission is not None and admission.promoted and nudge is not None:
+            await nudge()
+        if admission is None or admission.decided:
+            break
+        retry_at = min(max(admission.retry_at or now, now + timedelta(milliseconds=20)), give_up)
+    if text is not None:
+        await edit_text(query.message, text[0], reply_markup=text[1], disable_web_page_preview=True)
+    await query.answer(note[0], show_alert=note[1])
 
 
 @router.callback_query(EventCB.filter(F.a == "ics"))
