@@ -240,9 +240,11 @@ def cmd_atlas(args: argparse.Namespace) -> int:
             return 1
 
     async def release(session):  # type: ignore[no-untyped-def]
-        made = await atlas.make_release(session, epsilon=settings.atlas_epsilon, lifetime=settings.atlas_lifetime_epsilon,
-                                        min_cell=settings.atlas_min_cell, trigger="cli")
-        return made.id, made.epsilon
+        plan = await atlas.plan_release(session, epsilon=settings.atlas_epsilon, lifetime=settings.atlas_lifetime_epsilon,
+                                        min_cell=settings.atlas_min_cell)
+        await session.commit()  # the command owns its session: no transaction is open while the noise is drawn
+        made = await atlas.publish_release(session, plan, trigger="cli")
+        return made.id, made.epsilon  # committed by _with_session
 
     try:
         release_id, epsilon = asyncio.run(_with_session(settings, release))

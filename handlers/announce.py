@@ -8,9 +8,7 @@ bot/views/announce.py. The whole router is guarded once (bot/guards.RequireSecre
 
 from __future__ import annotations
 
-import math
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Any
 
 from aiogram import F, Router
@@ -24,26 +22,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.callbacks import AnnounceCB, ScheduledCB
 from bot.config import LOCALES
 from bot.filters import CurrentMenu
-from bot.geo import search_countries, validate_coordinates
 from bot.guards import guard
 from bot.notify import nudge_after_commit
-from bot.numbers import NumberError, parse_decimal
 from bot.replies import edit_text
+from bot.services import announce_composer as composer_input
 from bot.services import announcements as ann
-from bot.services.events import InvalidEventField, clean_link, parse_local, to_utc
-from bot.services.registration import find_cities
 from bot.services.vocab import INTERESTS, SPOKEN_LANGUAGES
 from bot.states import Announce
-from bot.timeparse import parse_clock
 from bot.views import announce as views
-from db.models import Announcement, AnnouncementStatus, Member
+from db.models import Member
 from db.types import utcnow
 
 router = guard(Router(name="announce"), Announce)  # every handler here re-checks the role, once, in the guard
 NOT_COMMAND = ~F.text.startswith("/")
-RADIUS_MAX_KM = 20000
-LINK_TEXT_MAX = 64  # Telegram's limit for a button's text
-CHANGEABLE = (AnnouncementStatus.SCHEDULED.value, AnnouncementStatus.SENDING.value)
 Nudge = Callable[[], Awaitable[None]]
 
 
@@ -52,12 +43,8 @@ def composer(rule: MagicFilter) -> Callable[[Any], Any]:
     return router.callback_query(StateFilter(Announce), AnnounceCB.filter(rule), CurrentMenu())
 
 
-def _blank() -> dict[str, Any]:
-    return {"texts": {}, "audience": {}, "when": {"mode": "now"}, "urgent": False, "photo": None, "link_url": None, "link_text": None}
-
-
 async def _draft(state: FSMContext) -> dict[str, Any]:
-    return dict((await state.get_data()).get("ann") or _blank())
+    return dict((await state.get_data()).get("ann") or composer_input.blank())
 
 
 async def _save(state: FSMContext, draft: dict[str, Any]) -> None:
@@ -108,7 +95,7 @@ async def _close(query: CallbackQuery, text: str) -> None:
 async def start(message: Message, state: FSMContext, i18n: I18n) -> None:
     await state.clear()
     await state.set_state(Announce.text)
-    await state.update_data(ann=_blank(), ann_locale=i18n.current_locale)
+    await state.update_data(ann=composer_input.blank(), ann_locale=i18n.current_locale)
     text, markup = views.text_prompt(i18n.current_locale)
     sent = await message.answer(text, reply_markup=markup)
     await state.update_data(menu_id=sent.message_id)
@@ -161,9 +148,7 @@ async def show_toggles(query: CallbackQuery, callback_data: AnnounceCB, state: F
 
 async def _toggle(query: CallbackQuery, state: FSMContext, key: str, value: str, locale: str) -> None:
     draft = await _draft(state)
-    chosen = set(draft["audience"].get(key, [])) ^ {value}
-    others = {k: v for k, v in draft["audience"].items() if k != key}
-    draft["audience"] = {**others, key: sorted(chosen)} if chosen else others
+    draft["audience"] = composer_input.toggled(draft["audience"], key, value)
     await _save(state, draft)
     await _show(query, views.toggles(key, draft["audience"], locale))
 
@@ -188,61 +173,19 @@ async def everyone(query: CallbackQuery, state: FSMContext, session: AsyncSessio
 
 @router.message(Announce.audience_input, F.text, NOT_COMMAND)
 async def audience_typed(message: Message, state: FSMContext, session: AsyncSession, member: Member | None, i18n: I18n) -> None:
-    locale = i18n.current_locale
     key = (await state.get_data()).get("ann_input")
-    typed = message.text or ""
-    value: Any
-    if key == "radius":
-        value = parse_radius(typed)
-        if value is None:
-            await message.answer(views.radius_unreadable())
-            return
-        unknown: list[str] = []
-    else:
-        parts = [part.strip() for part in typed.split(",") if part.strip()][:30]
-        found = {part: _look_up(key, part, locale) for part in parts}
-        unknown = [part for part, code in found.items() if code is None]
-        value = sorted({code for code in found.values() if code is not None})
-    if unknown or not value:
-        await message.answer(views.not_found(unknown, typed))
+    if key not in views.TYPED_CRITERIA:
+        await message.answer(views.use_the_buttons())
+        return
+    try:
+        value = composer_input.read_criterion(key, message.text or "", i18n.current_locale)
+    except ann.AnnouncementError as error:
+        await message.answer(views.error_text(error))
         return
     draft = await _draft(state)
     draft["audience"] = {**draft["audience"], key: value}
     await _save(state, draft)
-    await show_menu(message, state, session, member, locale)
-
-
-def _look_up(key: str | None, name: str, locale: str) -> str | int | None:
-    """A typed country (its code) or city (its id); None when nothing matches."""
-    if key == "cities":
-        cities = find_cities(name, limit=1)
-        return cities[0].geoname_id if cities else None
-    countries = search_countries(name, locale, limit=1)
-    return countries[0].code if countries else None
-
-
-def parse_radius(text: str) -> dict[str, float] | None:
-    """'Berlin 50' or '52.52 13.40 50' → a centre and a radius; None if unreadable or off the globe."""
-    words = text.replace(",", " ").split()
-    if len(words) < 2:
-        return None
-    km = parse_decimal(words[-1], 0, RADIUS_MAX_KM, low_inclusive=False)
-    if isinstance(km, NumberError):
-        return None
-    lat = parse_decimal(words[0], -math.inf, math.inf) if len(words) == 3 else NumberError.NOT_A_NUMBER
-    if not isinstance(lat, NumberError):  # coordinates, or nothing
-        lon = parse_decimal(words[1], -math.inf, math.inf)
-        if isinstance(lon, NumberError):
-            return None
-        try:
-            lat, lon = validate_coordinates(lat, lon)
-        except ValueError:  # numbers, but off the globe
-            return None
-        return {"lat": lat, "lon": lon, "km": km}
-    cities = find_cities(" ".join(words[:-1]), limit=1)
-    if not cities:
-        return None
-    return {"lat": cities[0].latitude, "lon": cities[0].longitude, "km": km}
+    await show_menu(message, state, session, member, i18n.current_locale)
 
 
 # --- when ------------------------------------------------------------------------------------
@@ -283,25 +226,19 @@ async def weekday_chosen(query: CallbackQuery, callback_data: AnnounceCB, state:
 @router.message(Announce.when_input, F.text, NOT_COMMAND)
 async def when_typed(message: Message, state: FSMContext, session: AsyncSession, member: Member | None, i18n: I18n) -> None:
     data = await state.get_data()
-    zone = _zone(member)
+    typed, mode, zone = message.text or "", data.get("ann_input"), _zone(member)
+    try:
+        if mode == "at":
+            when = composer_input.read_moment(typed, zone, utcnow())
+        else:
+            when = composer_input.read_repeat("weekly" if mode == "weekly" else "daily", typed, zone, data.get("ann_weekday", 0))
+    except ann.AnnouncementError as error:
+        await message.answer(views.error_text(error))
+        if error.code == "recurrence":  # typing again cannot help: the menu, to choose another "when"
+            await show_menu(message, state, session, member, i18n.current_locale)
+        return
     draft = await _draft(state)
-    mode = data.get("ann_input")
-    if mode == "at":
-        try:  # the same reading of typed dates as the event form
-            moment = to_utc(parse_local(message.text or "", zone, utcnow()), zone)
-        except InvalidEventField:
-            await message.answer(views.date_unreadable())
-            return
-        if moment <= utcnow():
-            await message.answer(views.past())
-            return
-        draft["when"] = {"mode": "at", "at": moment.isoformat()}
-    else:
-        clock = parse_clock(message.text or "")
-        if clock is None:
-            await message.answer(views.clock_unreadable())
-            return
-        draft["when"] = {"mode": mode, "clock": clock.strftime("%H:%M"), "weekday": data.get("ann_weekday", 0)}
+    draft["when"] = when
     await _save(state, draft)
     await show_menu(message, state, session, member, i18n.current_locale)
 
@@ -317,12 +254,11 @@ async def ask_photo(query: CallbackQuery, state: FSMContext) -> None:
 @router.message(Announce.photo, F.photo)
 async def photo_given(message: Message, state: FSMContext, session: AsyncSession, member: Member | None, i18n: I18n) -> None:
     draft = await _draft(state)
-    for text in draft["texts"].values():  # a caption is shorter than a message
-        try:
-            ann.check_text(text, with_photo=True)
-        except ann.AnnouncementError as error:
-            await message.answer(views.error_text(error))
-            return
+    try:
+        composer_input.check_captions(draft["texts"])
+    except ann.AnnouncementError as error:
+        await message.answer(views.error_text(error))
+        return
     draft["photo"] = message.photo[-1].file_id  # type: ignore[index]
     await _save(state, draft)
     await show_menu(message, state, session, member, i18n.current_locale)
@@ -336,14 +272,13 @@ async def ask_link(query: CallbackQuery, state: FSMContext) -> None:
 
 @router.message(Announce.link, F.text, NOT_COMMAND)
 async def link_given(message: Message, state: FSMContext, session: AsyncSession, member: Member | None, i18n: I18n) -> None:
-    address, _space, label = (message.text or "").strip().partition(" ")
     try:
-        url = clean_link(address)  # the same rule as an event's link
-    except InvalidEventField:
-        await message.answer(views.link_refused())
+        url, label = composer_input.read_link(message.text or "")  # the same rule as an event's link
+    except ann.AnnouncementError as error:
+        await message.answer(views.error_text(error))
         return
     draft = await _draft(state)
-    draft["link_url"], draft["link_text"] = url, (label.strip() or url)[:LINK_TEXT_MAX]
+    draft["link_url"], draft["link_text"] = url, label
     await _save(state, draft)
     await show_menu(message, state, session, member, i18n.current_locale)
 
@@ -386,42 +321,25 @@ async def preview(query: CallbackQuery, state: FSMContext, session: AsyncSession
     await show_menu(message, state, session, member, i18n.current_locale)
 
 
-def draft_to_service(draft: dict[str, Any], member: Member | None) -> ann.Draft:
-    zone = _zone(member)
-    when = draft.get("when") or {"mode": "now"}
-    send_at, recurrence = None, None
-    if when["mode"] == "at":
-        send_at = datetime.fromisoformat(when["at"])
-    elif when["mode"] == "daily":
-        recurrence = f"daily@{when['clock']}@{zone}"
-    elif when["mode"] == "weekly":
-        recurrence = f"weekly:{when['weekday']}@{when['clock']}@{zone}"
-    return ann.Draft(texts=draft["texts"], audience=draft["audience"], send_at=send_at, recurrence=recurrence,
-                     urgent=bool(draft.get("urgent")), photo_file_id=draft.get("photo"),
-                     link_url=draft.get("link_url"), link_text=draft.get("link_text"))
-
-
 @composer(F.action == "confirm")
 async def confirm(query: CallbackQuery, state: FSMContext, session: AsyncSession, member: Member | None, i18n: I18n,
                   nudge_worker: Nudge | None = None, after_commit: Callable[[Nudge], None] | None = None) -> None:
+    """Schedule the draft (an edit replaces the scheduled one), say for how many, and show the progress message.
+    Each reply commits what came before it (bot/transaction.py); the worker is nudged after the last commit."""
     locale, message = i18n.current_locale, query.message
     draft = await _draft(state)
-    actor = member.id if member else None
+    replaces = (await state.get_data()).get("ann_replaces")
     try:
-        announcement = await ann.schedule(session, draft_to_service(draft, member), actor)
+        confirmed = await ann.confirm(session, composer_input.to_draft(draft, _zone(member)), member.id if member else None,
+                                      replaces=replaces)
     except ann.AnnouncementError as error:
         await query.answer()
         await message.answer(views.error_text(error))  # type: ignore[union-attr]
         return
-    size = await ann.audience_size(session, announcement.audience)
-    replaces = (await state.get_data()).get("ann_replaces")
-    old = await session.get(Announcement, replaces) if replaces else None
-    if old is not None:  # an edit of a scheduled one: the new one takes its place
-        await ann.cancel(session, old, actor)
     await state.clear()
-    await edit_text(message, views.confirmed(announcement.id, size, locale), reply_markup=None)
+    await edit_text(message, views.confirmed(confirmed.announcement.id, confirmed.audience_size, locale), reply_markup=None)
     progress = await message.answer(views.waiting(draft["when"], _zone(member), locale))  # type: ignore[union-attr]
-    announcement.progress_chat_id, announcement.progress_message_id = progress.chat.id, progress.message_id
+    ann.track_progress(confirmed.announcement, progress.chat.id, progress.message_id)
     await query.answer()
     nudge_after_commit(nudge_worker, after_commit)  # a process that runs the worker too starts at once, not at the next tick
 
@@ -436,45 +354,30 @@ async def discard(query: CallbackQuery, state: FSMContext) -> None:
 
 @router.message(Command("scheduled"))
 async def scheduled(message: Message, session: AsyncSession, member: Member | None, i18n: I18n) -> None:
-    upcoming, done = await ann.list_for_secretariat(session)
-    past = [(item, await ann.counts(session, item)) for item in done]
-    text, markup = views.scheduled(upcoming, past, _zone(member), i18n.current_locale)
+    text, markup = views.scheduled(await ann.scheduled_list(session), _zone(member), i18n.current_locale)
     await message.answer(text, reply_markup=markup)
-
-
-async def _changeable(query: CallbackQuery, session: AsyncSession, announcement_id: int) -> Announcement | None:
-    """The announcement if it can still be cancelled or edited; else None, and the secretary told so."""
-    announcement = await session.get(Announcement, announcement_id)
-    if announcement is None or announcement.status not in CHANGEABLE:
-        await query.answer(views.cannot_change(), show_alert=True)
-        return None
-    return announcement
 
 
 @router.callback_query(ScheduledCB.filter(F.action == "cancel"))
 async def cancel_scheduled(query: CallbackQuery, callback_data: ScheduledCB, session: AsyncSession, member: Member | None) -> None:
-    announcement = await _changeable(query, session, callback_data.id)
-    if announcement is not None:
-        await ann.cancel(session, announcement, member.id if member else None)
-        await query.answer(views.cancelled(announcement.id), show_alert=True)
+    announcement = await ann.changeable(session, callback_data.id)
+    if announcement is None:
+        await query.answer(views.cannot_change(), show_alert=True)
+        return
+    await ann.cancel(session, announcement, member.id if member else None)
+    await query.answer(views.cancelled(announcement.id), show_alert=True)
 
 
 @router.callback_query(ScheduledCB.filter(F.action == "edit"))
 async def edit_scheduled(query: CallbackQuery, callback_data: ScheduledCB, state: FSMContext, session: AsyncSession,
                          member: Member | None, i18n: I18n) -> None:
     """The composer on a copy of a scheduled announcement; confirming it cancels the original."""
-    announcement = await _changeable(query, session, callback_data.id)
+    announcement = await ann.changeable(session, callback_data.id)
     if announcement is None:
+        await query.answer(views.cannot_change(), show_alert=True)
         return
-    draft = _blank()
-    draft.update(texts=dict(announcement.texts), audience=dict(announcement.audience), urgent=announcement.urgent,
-                 photo=announcement.photo_file_id, link_url=announcement.link_url, link_text=announcement.link_text)
-    if announcement.recurrence:
-        kind, weekday, clock, _zone_name = ann.parse_recurrence(announcement.recurrence)
-        draft["when"] = {"mode": kind, "clock": clock.strftime("%H:%M"), "weekday": weekday or 0}
-    elif announcement.send_at and announcement.send_at > utcnow():
-        draft["when"] = {"mode": "at", "at": announcement.send_at.isoformat()}
     await state.clear()
-    await state.update_data(ann=draft, ann_replaces=announcement.id, ann_locale=i18n.current_locale)
+    await state.update_data(ann=composer_input.from_announcement(announcement, utcnow()), ann_replaces=announcement.id,
+                            ann_locale=i18n.current_locale)
     await query.answer()
     await show_menu(query.message, state, session, member, i18n.current_locale)  # type: ignore[arg-type]

@@ -299,11 +299,17 @@ async def atlas_release(query: CallbackQuery, callback_data: AtlasReleaseCB, ses
     if callback_data.action != "confirm":
         await query.answer(_("This menu has expired. Please start again."), show_alert=True)
         return
+    try:
+        plan = await service.plan_release(session, epsilon=epsilon, lifetime=lifetime, min_cell=min_cell(settings))
+    except service.BudgetSpent as refused:  # spent since the button was shown
+        await query.answer()
+        await query.message.answer(budget_spent_text(refused.budget, locale))  # type: ignore[union-attr]
+        return
+    # These two replies commit the reads (bot/transaction.py): no transaction is open while the noise is drawn.
     await query.answer(_("Making the release…"))
     await query.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
     try:
-        release = await service.make_release(session, epsilon=epsilon, lifetime=lifetime, min_cell=min_cell(settings),
-                                             trigger="secretariat", requested_by=member.id if member else None)
+        release = await service.publish_release(session, plan, trigger="secretariat", requested_by=member.id if member else None)
     except service.BudgetSpent as refused:
         await query.message.answer(budget_spent_text(refused.budget, locale))  # type: ignore[union-attr]
         return

@@ -3,6 +3,8 @@ text in one or several languages, preview it, send it through the delivery engin
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from aiogram import F, Router
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -19,6 +21,7 @@ from bot.filters import CurrentMenu
 from bot.guards import guard_representatives
 from bot.i18n import LANGUAGE_NAMES, escape
 from bot.keyboards import TICK
+from bot.notify import nudge_after_commit
 from bot.replies import edit_markup, edit_text
 from bot.services import attendee_messages as am
 from bot.services import events as ev
@@ -26,6 +29,9 @@ from bot.services.announcements import AnnouncementError, check_text
 from bot.views.announce import error_text as announcement_error
 from db.models import Member
 from db.types import utcnow
+
+Nudge = Callable[[], Awaitable[None]]  # dp["nudge_worker"] (bot/process.py)
+
 
 class AttendeeForm(StatesGroup):
     choose = State()
@@ -189,7 +195,8 @@ async def discard(query: CallbackQuery, state: FSMContext) -> None:
 
 
 @router.callback_query(AttendeeForm.preview, AttendeeMsgCB.filter(F.a == "send"), CurrentMenu())
-async def send(query: CallbackQuery, state: FSMContext, session: AsyncSession, member: Member | None, settings: Settings) -> None:
+async def send(query: CallbackQuery, state: FSMContext, session: AsyncSession, member: Member | None, settings: Settings,
+               nudge_worker: Nudge | None = None, after_commit: Callable[[Nudge], None] | None = None) -> None:
     data = await state.get_data()
     progress = (query.message.chat.id, query.message.message_id) if query.message else None
     try:
@@ -207,3 +214,4 @@ async def send(query: CallbackQuery, state: FSMContext, session: AsyncSession, m
                                             "📨 Sending to {count} people. This message shows the progress.", sent.recipients).format(
                                                 count=sent.recipients), reply_markup=None)
     await query.answer()
+    nudge_after_commit(nudge_worker, after_commit)  # the worker sends them now, not at its next tick

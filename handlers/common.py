@@ -8,7 +8,7 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.callbacks import MenuCB
-from bot.views import tell_not_registered
+from bot.views import not_registered_text
 from db.models import Member
 
 router = Router(name="common")
@@ -45,7 +45,7 @@ async def help_(message: Message) -> None:
 @router.callback_query(MenuCB.filter(F.action == "help"))
 async def help_from_menu(query: CallbackQuery, member: Member | None) -> None:
     if member is None:
-        await tell_not_registered(query)
+        await query.answer(not_registered_text(), show_alert=True)
         return
     await send_help(query.message)  # type: ignore[arg-type]
     await query.answer()

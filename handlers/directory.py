@@ -22,7 +22,7 @@ from bot.services import directory
 from bot.services.org_feed import feed_url
 from bot.services import events as ev
 from bot.views.cards import event_card, organisation_card  # noqa: F401  (event_card: old home)
-from bot.views import tell_not_registered
+from bot.views import not_registered_text
 from bot.views.events import event_card_view
 from db.models import Event, Member, Organisation
 
@@ -54,7 +54,7 @@ async def nearby_command(message: Message, session: AsyncSession, member: Member
 @router.callback_query(MenuCB.filter(F.action == "nearby"))
 async def nearby_from_menu(query: CallbackQuery, session: AsyncSession, member: Member | None, i18n: I18n) -> None:
     if member is None:
-        await tell_not_registered(query)
+        await query.answer(not_registered_text(), show_alert=True)
         return
     await nearby_command(query.message, session, member, i18n)  # type: ignore[arg-type]
     await query.answer()

@@ -16,7 +16,7 @@ from bot.config import LOCALES
 from bot.keyboards import language_keyboard
 from bot.replies import edit_text
 from bot.services.members import set_locale
-from bot.views import tell_not_registered
+from bot.views import not_registered_text
 from db.models import Member
 
 router = Router(name="language")
@@ -30,7 +30,7 @@ async def ask_language(message: Message, i18n: I18n) -> None:
 @router.callback_query(MenuCB.filter(F.action == "language"))
 async def language_from_menu(query: CallbackQuery, member: Member | None, i18n: I18n) -> None:
     if member is None:
-        await tell_not_registered(query)
+        await query.answer(not_registered_text(), show_alert=True)
         return
     await ask_language(query.message, i18n)  # type: ignore[arg-type]
     await query.answer()
@@ -39,7 +39,7 @@ async def language_from_menu(query: CallbackQuery, member: Member | None, i18n: 
 @router.callback_query(ProfileCB.filter(F.field == "language"))
 async def language_from_profile(query: CallbackQuery, member: Member | None, state: FSMContext, i18n: I18n) -> None:
     if member is None:
-        await tell_not_registered(query)
+        await query.answer(not_registered_text(), show_alert=True)
         return
     await query.answer()
     await state.clear()

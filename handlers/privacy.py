@@ -17,7 +17,7 @@ from bot.keyboards import erase_keyboard
 from bot.replies import edit_text
 from bot.services.registration import erase_member, export_member_data
 from bot.states import Erasure
-from bot.views import tell_not_registered
+from bot.views import not_registered_text
 from db.models import Member
 
 router = Router(name="privacy")
@@ -44,7 +44,7 @@ async def my_data(message: Message, session: AsyncSession, member: Member | None
 @router.callback_query(MenuCB.filter(F.action == "mydata"))
 async def my_data_from_menu(query: CallbackQuery, session: AsyncSession, member: Member | None) -> None:
     if member is None:
-        await tell_not_registered(query)
+        await query.answer(not_registered_text(), show_alert=True)
         return
     await send_my_data(query.message, session, member)  # type: ignore[arg-type]
     await query.answer()

@@ -12,7 +12,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot.callbacks import MenuCB
-from bot.views import show_profile, tell_not_registered
+from bot.views import not_registered_text, profile_view
 from db.models import Member
 
 router = Router(name="profile")
@@ -21,17 +21,19 @@ router = Router(name="profile")
 @router.message(Command("profile"))
 async def profile(message: Message, member: Member | None, state: FSMContext) -> None:
     if member is None:
-        await tell_not_registered(message)
+        await message.answer(not_registered_text())
         return
     await state.clear()
-    await show_profile(message, member)
+    text, markup = profile_view(member)
+    await message.answer(text, reply_markup=markup)
 
 
 @router.callback_query(MenuCB.filter(F.action == "profile"))
 async def profile_from_menu(query: CallbackQuery, member: Member | None, state: FSMContext) -> None:
     if member is None:
-        await tell_not_registered(query)
+        await query.answer(not_registered_text(), show_alert=True)
         return
     await state.clear()
-    await show_profile(query.message, member)  # type: ignore[arg-type]
+    text, markup = profile_view(member)
+    await query.message.answer(text, reply_markup=markup)  # type: ignore[union-attr]
     await query.answer()

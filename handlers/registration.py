@@ -37,7 +37,7 @@ from bot.open_card import send_card
 from bot.replies import edit_markup, edit_text
 from bot.services import registration as reg
 from bot.states import Registration
-from bot.views import show_main_menu, show_profile, tell_not_registered
+from bot.views import main_menu_view, not_registered_text, profile_view
 from db.models import Member
 from db.types import utcnow
 
@@ -81,7 +81,8 @@ async def start(message: Message, state: FSMContext, member: Member | None, i18n
     if member is not None and member.registered_at is not None:
         await state.clear()
         if target is None or not await open_card_link(message, session, member, target, i18n.current_locale):
-            await show_main_menu(message, member)
+            text, markup = main_menu_view(member)
+            await message.answer(text, reply_markup=markup)
         return
     if target is not None:  # shown once the newcomer is registered
         await state.update_data(open_after=list(target))
@@ -402,7 +403,8 @@ async def _finish(query: CallbackQuery, state: FSMContext, session: AsyncSession
     await state.clear()
     # Each Bot API call commits the update first (bot/transaction.py): the member is stored before this reply.
     await message.answer(_("You are registered. Welcome to the community! Here is what we keep about you:"))
-    await show_profile(message, member)
+    text, markup = profile_view(member)
+    await message.answer(text, reply_markup=markup)
     await set_chat_menu(query.bot, I18n.get_current(), query.from_user.id, member.locale or "en")  # type: ignore[arg-type]
     if target is not None:  # they came through a card's link: now the card
         await open_card_link(message, session, member, target, member.locale or "en")
@@ -413,7 +415,7 @@ async def _finish(query: CallbackQuery, state: FSMContext, session: AsyncSession
 @router.message(Command("settings"))
 async def settings_command(message: Message, member: Member | None, state: FSMContext, i18n: I18n) -> None:
     if member is None:
-        await tell_not_registered(message)
+        await message.answer(not_registered_text())
         return
     await start_editing(message, state, member, "notifications", i18n.current_locale)
 
@@ -421,7 +423,7 @@ async def settings_command(message: Message, member: Member | None, state: FSMCo
 @router.callback_query(MenuCB.filter(F.action == "settings"))
 async def settings_from_menu(query: CallbackQuery, member: Member | None, state: FSMContext, i18n: I18n) -> None:
     if member is None:
-        await tell_not_registered(query)
+        await query.answer(not_registered_text(), show_alert=True)
         return
     await start_editing(query.message, state, member, "notifications", i18n.current_locale)  # type: ignore[arg-type]
     await query.answer()
@@ -430,7 +432,7 @@ async def settings_from_menu(query: CallbackQuery, member: Member | None, state:
 @router.callback_query(ProfileCB.filter(F.field.in_(EDITABLE)))
 async def edit_field(query: CallbackQuery, callback_data: ProfileCB, member: Member | None, state: FSMContext, i18n: I18n) -> None:
     if member is None:
-        await tell_not_registered(query)
+        await query.answer(not_registered_text(), show_alert=True)
         return
     await query.answer()
     await start_editing(query.message, state, member, callback_data.field, i18n.current_locale)  # type: ignore[arg-type]
@@ -477,7 +479,8 @@ async def _save_if_editing(
     await reg.update_profile(session, member, changes)
     await state.clear()
     await message.answer(_("Saved."))
-    await show_profile(message, member)
+    text, markup = profile_view(member)
+    await message.answer(text, reply_markup=markup)
     return True
 
 

@@ -19,11 +19,13 @@ async def release_job() -> None:
     """Make the scheduled release, unless the lifetime budget is spent (then say so in the log)."""
     context = get_context()
     settings = context.settings
-    async with context.session_factory() as session:
+    async with context.session_factory() as session:  # the job's own session: it commits
         try:
-            release = await atlas.make_release(session, epsilon=settings.atlas_epsilon,
-                                               lifetime=settings.atlas_lifetime_epsilon,
-                                               min_cell=settings.atlas_min_cell, trigger="schedule")
+            plan = await atlas.plan_release(session, epsilon=settings.atlas_epsilon, lifetime=settings.atlas_lifetime_epsilon,
+                                            min_cell=settings.atlas_min_cell)
+            await session.commit()  # the reads end: nothing is held open while the noise is drawn
+            release = await atlas.publish_release(session, plan, trigger="schedule")
+            await session.commit()
         except atlas.BudgetSpent as refused:
             log.warning("atlas: scheduled release skipped: %s", refused)
             return

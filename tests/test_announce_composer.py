@@ -5,18 +5,19 @@ the secretary reads (texts in their language, buttons), not how the conversation
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, event, select, update
 
 from bot.geo import get_gazetteer
 from bot.i18n import LANGUAGE_NAMES
 from bot.labels import language_label, language_list
-from db.models import Announcement, AnnouncementStatus, Role
+from db.models import Announcement, AnnouncementStatus, Delivery, DeliveryStatus, Member, Role
+from db.types import utcnow
 from tests.chat import labels, ntr, tr
 from tests.factories import add_member, make_secretariat
-from tests.mocked_bot import Chat, answers, mocked_app, recording_bot, texts  # noqa: F401  (mocked_app: a fixture)
+from tests.mocked_bot import Chat, Request, answers, mocked_app, recording_bot, texts  # noqa: F401  (mocked_app: a fixture)
 
 SECRETARY = 900_001
 EXPIRED = "This menu has expired. Please start again."
@@ -424,6 +425,59 @@ async def test_confirm_refuses_an_audience_nobody_matches(chat, session) -> None
     assert menu_of(chat), "the menu stays, to widen the audience"
 
 
+async def test_confirm_says_how_many_it_reaches_now_counting_the_audience_once(chat, mocked_app, session) -> None:  # type: ignore[no-untyped-def]
+    assert "— 4 members" in menu_of(chat)
+    await add_member(session, 800_030)  # joins while the menu is shown
+    await session.commit()
+    counted: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        if "notify_announcements" in statement.partition("WHERE")[2]:  # the audience's query (announcements.audience_members)
+            counted.append(statement)
+
+    event.listen(mocked_app.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        confirmed = await chat.press(tr("✅ Confirm"))
+    finally:
+        event.remove(mocked_app.engine.sync_engine, "before_cursor_execute", count)
+    number = await session.scalar(select(Announcement.id))
+    assert tr("Announcement #{id} confirmed for {count} members.").format(id=number, count=5) in texts(confirmed)
+    assert len(counted) == 1, "scheduling counts the audience; the confirmation says that number"
+
+
+async def test_confirm_commits_before_each_reply(chat, session_factory) -> None:  # type: ignore[no-untyped-def]
+    seen: dict[str, list[str]] = {}
+
+    async def stored(request: Request) -> None:  # what another connection finds at the moment of each Bot API call
+        if request.method in ("EditMessageText", "SendMessage", "AnswerCallbackQuery"):
+            async with session_factory() as other:
+                seen[request.method] = list((await other.scalars(select(Announcement.status))).all())
+
+    chat.session.probes.append(stored)
+    confirmed = await chat.press(tr("✅ Confirm"))
+    assert [r.method for r in confirmed] == ["EditMessageText", "SendMessage", "AnswerCallbackQuery"]
+    assert seen == {method: [AnnouncementStatus.SCHEDULED.value] for method in seen} and len(seen) == 3, \
+        "the announcement is committed before the bot tells the secretary, and no write waits on Telegram"
+
+
+async def test_a_weekly_repeat_in_a_zone_too_long_to_store_is_refused_when_the_time_is_typed(fresh, session) -> None:  # type: ignore[no-untyped-def]
+    await session.execute(update(Member).where(Member.telegram_id == SECRETARY).values(timezone="America/Los_Angeles"))
+    await session.commit()
+    await fresh.send("/announce")
+    await fresh.send("Hello")
+    await fresh.press(tr("⏰ When"))
+    await fresh.press(tr("Every week"))
+    await fresh.press("Friday")
+    refused = await fresh.send("09:30")
+    assert texts(refused)[0] == tr("A repeating announcement cannot be kept for the time zone {zone}. "
+                                   "Please choose a date and time instead.").format(zone="America/Los_Angeles")
+    assert tr("When: {when}").format(when=tr("now")) in texts(refused)[1], "the menu again, with nothing scheduled"
+    await fresh.press(tr("⏰ When"))
+    await fresh.press(tr("Every day"))  # a daily one fits
+    await fresh.send("09:30")
+    assert tr("every day at {clock} ({zone})").format(clock="09:30", zone="America/Los_Angeles") in menu_of(fresh)
+
+
 async def test_confirm_nudges_the_worker_once_the_announcement_is_committed(chat, mocked_app, session_factory) -> None:  # type: ignore[no-untyped-def]
     seen: list[int] = []
 
@@ -460,6 +514,23 @@ async def test_scheduled_is_empty_at_first(fresh) -> None:  # type: ignore[no-un
     listed = (await fresh.send("/scheduled"))[-1]
     assert listed.text == "\n".join([tr("<b>Scheduled and recurring</b>"), tr("Nothing is scheduled."), "", tr("<b>Sent</b>"),
                                      tr("Nothing has been sent yet.")])
+
+
+async def test_scheduled_shows_each_sent_announcements_figures_including_members_who_left(fresh, session) -> None:  # type: ignore[no-untyped-def]
+    members = (await session.scalars(select(Member.id).where(Member.telegram_id.between(800_000, 800_002)).order_by(Member.id))).all()
+    done = Announcement(texts={"en": "Sent"}, audience={}, status=AnnouncementStatus.DONE.value, send_at=utcnow(), sent_count=3)
+    upcoming = Announcement(texts={"en": "Later", "kk": "Кейін"}, audience={}, status=AnnouncementStatus.SCHEDULED.value,
+                            send_at=utcnow() + timedelta(days=1))
+    session.add_all([done, upcoming])
+    await session.flush()
+    for member_id, status in zip(members, (DeliveryStatus.SENT, DeliveryStatus.BLOCKED, DeliveryStatus.FAILED)):
+        session.add(Delivery(announcement_id=done.id, member_id=member_id, status=status.value, attempts=1))
+    await session.commit()
+    listed = (await fresh.send("/scheduled"))[-1]
+    assert tr("#{id} · {status} · sent {sent}, blocked {blocked}, failed {failed}").format(
+        id=done.id, status=tr("sent"), sent=3, blocked=1, failed=1) in listed.text, "3 sent: two of them erased themselves since"
+    assert f"#{upcoming.id} · " in listed.text and "Later" in listed.text
+    assert listed.buttons == [tr("✖ Cancel #{id}").format(id=upcoming.id), tr("✏️ Edit #{id}").format(id=upcoming.id)]
 
 
 async def _schedule_daily(chat: Chat, clock: str) -> None:

@@ -228,6 +228,7 @@ async def test_repeated_requests_return_the_same_numbers_until_the_next_release(
 async def test_the_exports_and_atlas_json_agree(session, session_factory, tmp_path, small_domains) -> None:  # type: ignore[no-untyped-def]
     await seed(session, scale=2)
     await service.make_release(session, epsilon=20.0, lifetime=100, now=NOW)
+    await session.commit()  # the caller commits (the web server and the bot read from their own connections)
     data = await service.export_atlas(session, "json", tmp_path / "atlas.json")
     assert json.loads((tmp_path / "atlas.json").read_text(encoding="utf-8")) == data
     await service.export_atlas(session, "csv", tmp_path / "atlas.csv")
@@ -354,6 +355,7 @@ async def test_the_secretariat_makes_a_release_and_the_chat_matches_the_open_dat
 async def test_a_plain_members_forged_callbacks_reach_no_breakdown_and_spend_nothing(running_bot, client, session, small_domains) -> None:  # type: ignore[no-untyped-def]
     await seed(session)
     await service.make_release(session, epsilon=20.0, lifetime=50, now=NOW)
+    await session.commit()  # the caller commits (the web server and the bot read from their own connections)
     user = SandboxUser(7102, "Ruslan", language_code="ru")
     message = shown(await client.send(user, "/atlas"))[-1]
     for data in ("atlasx:menu", "atlasx:country_origin", "atlasr:ask", "atlasr:confirm"):
@@ -385,6 +387,7 @@ async def test_the_secretariat_reads_a_breakdown_of_the_release_and_a_spent_budg
     await seed(session, scale=2)
     for _ in range(2):
         await service.make_release(session, epsilon=20.0, lifetime=50, now=NOW)
+        await session.commit()  # the caller commits (the web server and the bot read from their own connections)
     official = SandboxUser(900, "Secretariat", language_code="en")
     session.add(person(900, "DE", "Berlin", "TR"))
     await session.commit()

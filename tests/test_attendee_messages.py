@@ -77,6 +77,24 @@ async def test_attendees_with_the_chosen_answers_get_the_message_in_their_langua
         assert [(row.event_id, row.recipients, row.statuses) for row in log] == [(event.id, 2, ["going", "waitlisted"])]
 
 
+async def test_attendees_get_the_message_at_once_when_the_bot_runs_the_worker(running_bot, client, session, session_factory) -> None:  # type: ignore[no-untyped-def]
+    await seed(session, client)
+    context = JobContext(running_bot.settings, session_factory, running_bot.bot, running_bot.app.i18n)
+    started: list[asyncio.Task[None]] = []
+
+    async def nudge_worker() -> None:  # as bot/process.py wires it when the process runs the worker too
+        started.extend(await announcements_tick(context))
+
+    running_bot.app.dispatcher["nudge_worker"] = nudge_worker
+    await compose(client, "Doors open at six")
+    await client.press(REP, tr("📨 Send to {count} people").format(count=2))
+    try:  # no tick of the worker's schedule: only the nudge after the send's commit
+        received = await client.wait_for(GOING_KK.id, lambda entries: bool(messages(entries)), timeout=10)
+    finally:
+        await asyncio.gather(*started)
+    assert [m["plain"] for m in messages(received)] == ["Doors open at six"]
+
+
 async def test_the_daily_cap_refuses_one_message_too_many(running_bot, client, session, session_factory) -> None:  # type: ignore[no-untyped-def]
     _org, event = await seed(session, client)
     cap = running_bot.settings.attendee_messages_per_day

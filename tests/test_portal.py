@@ -343,6 +343,7 @@ async def test_atlas_page_map_and_downloads(portal: TestClient, session_factory)
         from bot.services.atlas import make_release
 
         await make_release(session, epsilon=5.0, lifetime=10.0, trigger="cli")
+        await session.commit()  # the caller's transaction
     html = await (await portal.get("/ru/atlas")).text()
     assert "Атлас диаспоры" in html and "Участники по странам" in html and "Казахстан" in html
     assert 'src="/atlas/map.svg?v=' in html and 'alt="' in html

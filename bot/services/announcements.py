@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,8 +27,11 @@ from db.types import utcnow
 
 TEXT_LIMIT = 4096  # Telegram's limit for a message; a photo caption allows 1024
 CAPTION_LIMIT = 1024
+CHANGEABLE = (AnnouncementStatus.SCHEDULED.value, AnnouncementStatus.SENDING.value)  # may still be cancelled or edited
+FINISHED = (AnnouncementStatus.DONE.value, AnnouncementStatus.CANCELLED.value)
 AUDIENCE_KEYS = ("countries", "cities", "languages", "interests", "origins", "radius")
 _RECURRENCE = re.compile(r"^(daily|weekly:[0-6])@([01]\d|2[0-3]):([0-5]\d)@(.+)$")
+RECURRENCE_MAX: int = Announcement.__table__.c.recurrence.type.length  # type: ignore[attr-defined]
 
 
 class AnnouncementError(ValueError):
@@ -152,9 +155,24 @@ def parse_recurrence(value: str) -> tuple[str, int | None, time, str]:
     if not match:
         raise AnnouncementError("recurrence")
     kind, hour, minute, zone = match.groups()
-    ZoneInfo(zone)  # raises for an unknown zone
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise AnnouncementError("recurrence", zone=zone) from None
     weekday = int(kind.split(":")[1]) if kind.startswith("weekly") else None
     return ("weekly" if weekday is not None else "daily"), weekday, time(int(hour), int(minute)), zone
+
+
+def recurrence_text(clock: time, zone: str, weekday: int | None = None) -> str:
+    """How a repeat is stored: every day ('daily@09:00@Europe/Berlin') or every `weekday` (0 = Monday:
+    'weekly:0@09:00@Asia/Almaty') at `clock` in `zone`; parse_recurrence reads it back. Refuses
+    (recurrence) a zone whose name makes it longer than the column holds."""
+    kind = "daily" if weekday is None else f"weekly:{weekday}"
+    value = f"{kind}@{clock:%H:%M}@{zone}"
+    if len(value) > RECURRENCE_MAX:
+        raise AnnouncementError("recurrence", zone=zone)
+    parse_recurrence(value)  # one grammar: nothing is stored that it could not read back
+    return value
 
 
 def next_occurrence(recurrence: str, after: datetime) -> datetime:
@@ -189,7 +207,35 @@ class Draft:
 async def schedule(session: AsyncSession, draft: Draft, created_by: int | None, *, now: datetime | None = None,
                    progress: tuple[int, int] | None = None) -> Announcement:
     """Validate and store an announcement for the engine; refuses bad HTML, long text, past times, empty audiences."""
-    now = now or utcnow()
+    return (await _schedule(session, draft, created_by, now or utcnow(), progress)).announcement
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    """A draft scheduled from the composer, and how many members its audience reached (counted once)."""
+
+    announcement: Announcement
+    audience_size: int
+
+
+async def confirm(session: AsyncSession, draft: Draft, created_by: int | None, *, replaces: int | None = None,
+                  now: datetime | None = None) -> Confirmed:
+    """Schedule the composer's draft (as `schedule` does); an edit of a scheduled announcement
+    (`replaces`, its id) cancels that one, if it has not gone out meanwhile."""
+    confirmed = await _schedule(session, draft, created_by, now or utcnow(), None)
+    old = await session.get(Announcement, replaces) if replaces else None
+    if old is not None:
+        await cancel(session, old, created_by)
+    return confirmed
+
+
+def track_progress(announcement: Announcement, chat_id: int, message_id: int) -> None:
+    """The message the engine edits as it sends (bot/announce_report.py)."""
+    announcement.progress_chat_id, announcement.progress_message_id = chat_id, message_id
+
+
+async def _schedule(session: AsyncSession, draft: Draft, created_by: int | None, now: datetime,
+                    progress: tuple[int, int] | None) -> Confirmed:
     texts = {locale: text for locale, text in draft.texts.items() if locale in LOCALES and text and text.strip()}
     if not texts:
         raise AnnouncementError("empty")
@@ -227,12 +273,12 @@ async def schedule(session: AsyncSession, draft: Draft, created_by: int | None, 
     await session.flush()
     await Repo(session).audit.record("announcement.scheduled", actor_id=created_by, announcement_id=announcement.id,
                                      audience=audience, recurrence=draft.recurrence)
-    return announcement
+    return Confirmed(announcement, size)
 
 
 async def cancel(session: AsyncSession, announcement: Announcement, actor_id: int | None) -> bool:
     """Cancel a scheduled or recurring announcement (and its unsent deliveries)."""
-    if announcement.status not in (AnnouncementStatus.SCHEDULED.value, AnnouncementStatus.SENDING.value):
+    if announcement.status not in CHANGEABLE:
         return False
     announcement.status = AnnouncementStatus.CANCELLED.value
     pending = await session.scalars(
@@ -267,21 +313,70 @@ async def counts(session: AsyncSession, announcement: Announcement, now: datetim
             Delivery.announcement_id == announcement.id, Delivery.status == DeliveryStatus.PENDING.value, Delivery.not_before > now
         )
     ) or 0
-    sent = max(announcement.sent_count, rows.get(DeliveryStatus.SENT.value, 0))
-    blocked = max(announcement.blocked_count, rows.get(DeliveryStatus.BLOCKED.value, 0))
-    failed = max(announcement.failed_count, rows.get(DeliveryStatus.FAILED.value, 0))
+    sent, blocked, failed = _totals(announcement, rows)
     pending = rows.get(DeliveryStatus.PENDING.value, 0)
     return Counts(sent + blocked + failed + pending, sent, blocked, failed, pending, deferred)
 
 
-async def list_for_secretariat(session: AsyncSession, *, limit: int = 10) -> tuple[list[Announcement], list[Announcement]]:
-    """Pending and recurring announcements, and the latest finished ones."""
+def _totals(announcement: Announcement, rows: dict[str, int]) -> tuple[int, int, int]:
+    """Sent, blocked, failed: the larger of the totals kept and the rows left (totals survive members erasing themselves)."""
+    return (max(announcement.sent_count, rows.get(DeliveryStatus.SENT.value, 0)),
+            max(announcement.blocked_count, rows.get(DeliveryStatus.BLOCKED.value, 0)),
+            max(announcement.failed_count, rows.get(DeliveryStatus.FAILED.value, 0)))
+
+
+@dataclass(frozen=True)
+class Upcoming:
+    """A scheduled or recurring announcement as /scheduled lists it."""
+
+    id: int
+    texts: dict[str, str]
+    send_at: datetime | None
+    repeat: str | None  # "daily" or "weekly:4" (0 = Monday); None for a one-off
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A sent or cancelled announcement with its delivery figures."""
+
+    id: int
+    cancelled: bool
+    sent: int
+    blocked: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class ScheduledList:
+    """What /scheduled shows: the next ones to go out, soonest first, and the latest finished."""
+
+    upcoming: list[Upcoming]
+    finished: list[Finished]
+
+
+async def scheduled_list(session: AsyncSession, *, limit: int = 10) -> ScheduledList:
+    """Pending and recurring announcements, and the latest finished ones with their figures (one query for all)."""
     upcoming = (await session.scalars(
-        select(Announcement).where(Announcement.status.in_([AnnouncementStatus.SCHEDULED.value, AnnouncementStatus.SENDING.value]))
-        .order_by(Announcement.send_at).limit(limit)
+        select(Announcement).where(Announcement.status.in_(CHANGEABLE)).order_by(Announcement.send_at, Announcement.id).limit(limit)
     )).all()
-    past = (await session.scalars(
-        select(Announcement).where(Announcement.status.in_([AnnouncementStatus.DONE.value, AnnouncementStatus.CANCELLED.value]))
-        .order_by(Announcement.id.desc()).limit(limit)
+    finished = (await session.scalars(
+        select(Announcement).where(Announcement.status.in_(FINISHED)).order_by(Announcement.id.desc()).limit(limit)
     )).all()
-    return list(upcoming), list(past)
+    by_status: dict[int, dict[str, int]] = {item.id: {} for item in finished}
+    if finished:
+        rows = await session.execute(
+            select(Delivery.announcement_id, Delivery.status, func.count())
+            .where(Delivery.announcement_id.in_(list(by_status))).group_by(Delivery.announcement_id, Delivery.status))
+        for announcement_id, status, number in rows:
+            by_status[announcement_id][status] = number
+    return ScheduledList(
+        [Upcoming(item.id, dict(item.texts), item.send_at, item.recurrence.split("@", 1)[0] if item.recurrence else None)
+         for item in upcoming],
+        [Finished(item.id, item.status == AnnouncementStatus.CANCELLED.value, *_totals(item, by_status[item.id]))
+         for item in finished])
+
+
+async def changeable(session: AsyncSession, announcement_id: int) -> Announcement | None:
+    """The announcement if it can still be cancelled or edited (scheduled, recurring or sending), else None."""
+    announcement = await session.get(Announcement, announcement_id)
+    return announcement if announcement is not None and announcement.status in CHANGEABLE else None

@@ -475,37 +475,73 @@ async def ledger(session: AsyncSession) -> list[AtlasLedger]:
     return list((await session.scalars(select(AtlasLedger).order_by(AtlasLedger.sequence))).all())
 
 
-async def make_release(session: AsyncSession, *, epsilon: float, lifetime: float, min_cell: int = DEFAULT_MIN_CELL,
-                       trigger: str = "cli", requested_by: int | None = None, now: datetime | None = None,
-                       domains: Domains | None = None) -> AtlasRelease:
-    """Compute, store and book one release; refuses (BudgetSpent) when the budget would run out. Commits."""
+@dataclass(frozen=True)
+class ReleasePlan:
+    """What a release is computed from, read in one go: the members' rows and the exact counts, at `now`."""
+
+    epsilon: float
+    lifetime: float
+    min_cell: int
+    now: datetime
+    domains: Domains | None
+    rows: list[MemberRow]
+    organisations: dict[str, int]
+    events: dict[str, int]
+
+
+async def plan_release(session: AsyncSession, *, epsilon: float, lifetime: float, min_cell: int = DEFAULT_MIN_CELL,
+                       now: datetime | None = None, domains: Domains | None = None) -> ReleasePlan:
+    """Read what one release needs; refuses (BudgetSpent) when it would take the lifetime budget past its limit.
+
+    Only reads: the caller ends its transaction before publish_release draws the noise (the bot's
+    next Bot API request commits, bot/transaction.py; the CLI and the worker commit), so nothing is
+    held open for those seconds."""
     now = now or datetime.now(timezone.utc)
     state = await budget(session, epsilon, lifetime)
     if not state.allows_release:
         raise BudgetSpent(state)
-    rows = await member_rows(session)
-    organisations = await organisations_by_country(session)
-    events = await upcoming_events_by_country(session, now)
-    await session.commit()  # hold no transaction while the noise is drawn (a few seconds)
+    return ReleasePlan(epsilon, lifetime, min_cell, now, domains, await member_rows(session),
+                       await organisations_by_country(session), await upcoming_events_by_country(session, now))
+
+
+async def publish_release(session: AsyncSession, plan: ReleasePlan, *, trigger: str = "cli",
+                          requested_by: int | None = None) -> AtlasRelease:
+    """Draw the noise (in a thread: seconds of CPU), then store and book the release in the caller's
+    transaction (flushed, not committed). Refuses (BudgetSpent) when another release spent the budget
+    meanwhile, (ReleaseBusy) when one was booked at the same moment; either way nothing is left written."""
     public, breakdowns, spent = await asyncio.to_thread(
-        compute_release, rows, epsilon, min_cell=min_cell, organisations=organisations, events=events, now=now, domains=domains)
+        compute_release, plan.rows, plan.epsilon, min_cell=plan.min_cell, organisations=plan.organisations,
+        events=plan.events, now=plan.now, domains=plan.domains)
     total = sum(spent.values())
-    state = await budget(session, epsilon, lifetime)
-    if state.spent + total > lifetime + 1e-9:
+    state = await budget(session, plan.epsilon, plan.lifetime)
+    if state.spent + total > plan.lifetime + 1e-9:
         raise BudgetSpent(state)
-    release = AtlasRelease(created_at=now, epsilon=total, mechanism=MECHANISM, trigger=trigger, public={}, breakdowns=breakdowns)
+    release = AtlasRelease(created_at=plan.now, epsilon=total, mechanism=MECHANISM, trigger=trigger, public={}, breakdowns=breakdowns)
     session.add(release)
+    await session.flush()  # its id, and on SQLite the write transaction begins here (so the savepoint below is nested)
     try:
-        await session.flush()
-        public["release"] = release.id
-        release.public = public
-        session.add(AtlasLedger(sequence=state.releases + 1, release_id=release.id, at=now, epsilon=total,
-                                epsilon_by_table=spent, spent_after=state.spent + total, requested_by=requested_by))
-        await session.commit()
+        # The ledger's sequence is unique: a release booked at the same moment by another process
+        # fails here, and only this savepoint is undone, not the caller's transaction.
+        async with session.begin_nested():
+            session.add(AtlasLedger(sequence=state.releases + 1, release_id=release.id, at=plan.now, epsilon=total,
+                                    epsilon_by_table=spent, spent_after=state.spent + total, requested_by=requested_by))
     except IntegrityError:
-        await session.rollback()
+        await session.delete(release)
+        await session.flush()
         raise ReleaseBusy() from None
+    public["release"] = release.id
+    release.public = public
+    await session.flush()
     return release
+
+
+async def make_release(session: AsyncSession, *, epsilon: float, lifetime: float, min_cell: int = DEFAULT_MIN_CELL,
+                       trigger: str = "cli", requested_by: int | None = None, now: datetime | None = None,
+                       domains: Domains | None = None) -> AtlasRelease:
+    """plan_release then publish_release in one transaction, held across the noise (for tests and
+    scripts that have nothing else open); the caller commits."""
+    plan = await plan_release(session, epsilon=epsilon, lifetime=lifetime, min_cell=min_cell, now=now, domains=domains)
+    return await publish_release(session, plan, trigger=trigger, requested_by=requested_by)
 
 
 async def latest_release(session: AsyncSession) -> AtlasRelease | None:

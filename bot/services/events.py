@@ -375,14 +375,15 @@ async def update_event(session: AsyncSession, member: Member | None, event_id: i
 
 
 async def check_can_manage(session: AsyncSession, member: Member | None, event_id: int,
-                           secretariat_ids: frozenset[int] = frozenset()) -> Event:
-    """The event, when the member represents its organisation (or is the secretariat, if ids are given)."""
+                           secretariat_ids: frozenset[int] | None = None) -> Event:
+    """The event, when the member represents its organisation; with `secretariat_ids` (SECRETARIAT_IDS,
+    even empty) the secretariat too, listed there or granted the role in the database."""
     event = await session.get(Event, event_id)
     if event is None:
         raise EventNotFound()
     if await represents(session, member, event.organisation_id):
         return event
-    if secretariat_ids and await is_secretariat(session, member, secretariat_ids):
+    if secretariat_ids is not None and await is_secretariat(session, member, secretariat_ids):
         return event
     raise NotAllowed()
 

@@ -1,8 +1,9 @@
-"""Screens shown from several flows: the main menu, the profile card, "register first"."""
+"""Screens shown from several flows: the main menu, the profile card, "register first". Pure: each
+returns what to show (a text, and a keyboard where there is one); the caller sends it."""
 
 from __future__ import annotations
 
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
 from bot.i18n import LANGUAGE_NAMES, escape
@@ -11,11 +12,12 @@ from bot.labels import country_label, interest_label, language_list, place_label
 from db.models import Member
 
 
-async def show_main_menu(message: Message, member: Member) -> None:
-    await message.answer(
-        _("Welcome back, {name}! What would you like to do?").format(name=escape(member.display_name or "")),
-        reply_markup=main_menu_keyboard(),
-    )
+View = tuple[str, InlineKeyboardMarkup]
+
+
+def main_menu_view(member: Member) -> View:
+    """The greeting of a registered member, with the main menu's buttons."""
+    return _("Welcome back, {name}! What would you like to do?").format(name=escape(member.display_name or "")), main_menu_keyboard()
 
 
 def profile_text(member: Member) -> str:
@@ -42,18 +44,11 @@ def profile_text(member: Member) -> str:
     return "\n".join(lines)
 
 
-async def show_profile(message: Message, member: Member) -> None:
-    await message.answer(profile_text(member), reply_markup=profile_keyboard())
+def profile_view(member: Member) -> View:
+    """The profile card with its edit buttons."""
+    return profile_text(member), profile_keyboard()
 
 
 def not_registered_text() -> str:
+    """The answer to someone not (or no longer) registered: a message to a command, an alert to a button."""
     return _("You are not registered yet. Send /start to begin.")
-
-
-async def tell_not_registered(target: Message | CallbackQuery) -> None:
-    """The answer to a member's command or button (the main menu's, the profile's) from someone who
-    is not registered, or no longer: a button press gets an alert."""
-    if isinstance(target, CallbackQuery):
-        await target.answer(not_registered_text(), show_alert=True)
-    else:
-        await target.answer(not_registered_text())

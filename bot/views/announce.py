@@ -20,9 +20,8 @@ from bot.i18n import LANGUAGE_NAMES, babel_locale, escape, format_number, format
 from bot.i18n import weekday_name as weekday_in_text
 from bot.keyboards import TICK
 from bot.labels import country_label, interest_label, language_label, language_list
-from bot.services.announcements import AnnouncementError, Counts, text_for
+from bot.services.announcements import AnnouncementError, ScheduledList, text_for
 from bot.services.vocab import INTERESTS, SPOKEN_LANGUAGES
-from db.models import Announcement, AnnouncementStatus
 
 View = tuple[str, InlineKeyboardMarkup]
 #: The audience criteria that are typed (the others are toggled or reset with buttons).
@@ -180,10 +179,10 @@ def radius_unreadable() -> str:
     return _("I could not read that. Send a city and a number (Berlin 50) or coordinates and a number (52.52 13.40 50).")
 
 
-def not_found(names: Iterable[str], typed: str) -> str:
-    """The typed names no country or city matched (all of what was typed when nothing was read)."""
+def not_found(names: Iterable[str]) -> str:
+    """The typed names no country or city matched."""
     return _("I could not find: {names}. Please check the spelling and send the list again.").format(
-        names=escape(", ".join(names) or typed))
+        names=escape(", ".join(names)))
 
 
 # --- when ----------------------------------------------------------------------------------
@@ -256,9 +255,21 @@ def needs_text() -> str:
     return _("The announcement needs a text.")
 
 
+def recurrence_refused(zone: str) -> str:
+    return _("A repeating announcement cannot be kept for the time zone {zone}. Please choose a date and time instead.").format(
+        zone=escape(zone))
+
+
 def error_text(error: AnnouncementError) -> str:
-    """A translated reason for a refused announcement (or attendee message) text or schedule."""
+    """A translated reason for a refused announcement (or attendee message) text, typed answer or schedule."""
     code, details = error.code, error.details
+    typed_answers = {"radius": radius_unreadable, "date": date_unreadable, "clock": clock_unreadable, "link": link_refused}
+    if code in typed_answers:
+        return typed_answers[code]()
+    if code == "not_found":
+        return not_found(details.get("names", []))
+    if code == "recurrence":
+        return recurrence_refused(details.get("zone", ""))
     if code == "html":
         return _("Telegram would reject this formatting: {reason}. Please fix the text and send it again.").format(reason=escape(details.get("reason", "")))
     if code == "too_long":
@@ -268,8 +279,6 @@ def error_text(error: AnnouncementError) -> str:
         return past()
     if code == "empty_audience":
         return _("No member matches this audience. Widen it: fewer criteria, more countries or a bigger radius.")
-    if code == "link":
-        return link_refused()
     return needs_text()
 
 
@@ -298,25 +307,25 @@ def waiting(when: dict[str, Any], zone: str, locale: str) -> str:
 
 # --- /scheduled ----------------------------------------------------------------------------
 
-def scheduled(upcoming: list[Announcement], past: list[tuple[Announcement, Counts]], zone: str, locale: str) -> View:
+def scheduled(listing: ScheduledList, zone: str, locale: str) -> View:
     """What is scheduled or recurring (with cancel and edit buttons), and what was sent."""
     lines = [_("<b>Scheduled and recurring</b>")]
     builder = InlineKeyboardBuilder()
-    for item in upcoming:
+    for item in listing.upcoming:
         first = escape(text_for(item.texts, locale)[:60])
         when = format_when(item.send_at, locale, zone, "short") if item.send_at else "—"
-        repeat = f" ⟳ {escape(item.recurrence.split('@')[0])}" if item.recurrence else ""
+        repeat = f" ⟳ {escape(item.repeat)}" if item.repeat else ""
         lines.append(f"#{item.id} · {when}{repeat} · {first}")
         builder.button(text=_("✖ Cancel #{id}").format(id=item.id), callback_data=ScheduledCB(action="cancel", id=item.id))
         builder.button(text=_("✏️ Edit #{id}").format(id=item.id), callback_data=ScheduledCB(action="edit", id=item.id))
-    if not upcoming:
+    if not listing.upcoming:
         lines.append(_("Nothing is scheduled."))
     lines.append("\n" + _("<b>Sent</b>"))
-    for item, figures in past:
-        status = _("sent") if item.status == AnnouncementStatus.DONE.value else pgettext("announcement status", "cancelled")
+    for done in listing.finished:
+        status = pgettext("announcement status", "cancelled") if done.cancelled else _("sent")
         lines.append(_("#{id} · {status} · sent {sent}, blocked {blocked}, failed {failed}").format(
-            id=item.id, status=status, sent=figures.sent, blocked=figures.blocked, failed=figures.failed))
-    if not past:
+            id=done.id, status=status, sent=done.sent, blocked=done.blocked, failed=done.failed))
+    if not listing.finished:
         lines.append(_("Nothing has been sent yet."))
     builder.adjust(2)
     return "\n".join(lines), builder.as_markup()
