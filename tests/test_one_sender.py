@@ -8,8 +8,6 @@ from __future__ import annotations
 import asyncio
 import math
 import os
-import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -30,6 +28,7 @@ from jobs.notices import event_renderer
 from tests.chat import I18N, messages, texts, tr
 from tests.conftest import ROOT
 from tests.factories import add_member, appoint, make_secretariat
+from tests.processes import WarmProcess
 
 MONDAY_0901_ALMATY = datetime(2026, 11, 30, 4, 1, tzinfo=timezone.utc)  # Almaty is UTC+5
 DIGEST = "<b>This week near you</b>"
@@ -201,10 +200,8 @@ async def test_a_killed_worker_loses_no_digest_and_repeats_at_most_what_was_sent
         context, client, session, session_factory, database_url, sandbox) -> None:  # type: ignore[no-untyped-def]
     readers = await digest_readers(session, client, 60, start=20_500)
     assert await queue_digests(context, MONDAY_0901_ALMATY) == 60
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "notice_process.py"), database_url, sandbox.base_url, sandbox.token,
-         MONDAY_0901_ALMATY.isoformat(), "20"], env=env, stdout=subprocess.DEVNULL)
+    process = WarmProcess([database_url, sandbox.base_url, sandbox.token, MONDAY_0901_ALMATY.isoformat(), "20"],
+                          dict(os.environ), script=ROOT / "tests" / "notice_process.py")
     try:
         before = (await client.stats())["sent_messages"]
         for _ in range(600):  # kill it part of the way through, however slow the machine
