@@ -42,8 +42,9 @@ run: compile
 	$(BIN)/kardes db upgrade
 	$(BIN)/kardes run
 
-# Two workers (pytest-xdist) share the suite: each has its own database, sandbox and bots.
-PYTEST_ARGS ?= -n 2 --dist worksteal
+# Four workers (pytest-xdist) share the suite: each has its own database, sandbox and bots. Most
+# of a chat test is waiting for the bot's round trips, so four keep two cores busy.
+PYTEST_ARGS ?= -n 4 --dist worksteal
 
 test: compile
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
