@@ -65,15 +65,19 @@ class JsonBodySession(AiohttpSession):
         body = self.json_body(bot, method)
         if body is None:
             return await super().make_request(bot, method, timeout)
-        session = await self.create_session()
-        url = self.api.api_url(token=bot.token, method=method.__api_method__)
         try:
-            async with session.post(url, data=body, headers=JSON_HEADERS,
-                                    timeout=self.timeout if timeout is None else timeout) as resp:
-                raw_result = await resp.text()
+            status, raw_result = await self.post_json(bot, method.__api_method__, body,
+                                                      self.timeout if timeout is None else timeout)
         except asyncio.TimeoutError as e:
             raise TelegramNetworkError(method=method, message="Request timeout error") from e
         except ClientError as e:
             raise TelegramNetworkError(method=method, message=f"{type(e).__name__}: {e}") from e
-        response = self.check_response(bot=bot, method=method, status_code=resp.status, content=raw_result)
+        response = self.check_response(bot=bot, method=method, status_code=status, content=raw_result)
         return cast(TelegramType, response.result)
+
+    async def post_json(self, bot: Bot, method_name: str, body: bytes, timeout: Any) -> tuple[int, str]:
+        """One HTTP round trip: the status and the body of the Bot API server's answer."""
+        session = await self.create_session()
+        url = self.api.api_url(token=bot.token, method=method_name)
+        async with session.post(url, data=body, headers=JSON_HEADERS, timeout=timeout) as resp:
+            return resp.status, await resp.text()
