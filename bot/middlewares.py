@@ -136,7 +136,7 @@ class DbSessionMiddleware(BaseMiddleware):
             token = current_scope.set(scope)
             try:
                 result = await handler(event, data)
-                await session.commit()
+                await scope.commit()  # nothing to commit (a read only, already committed): no work
             finally:
                 current_scope.reset(token)
         if scope.hooks:

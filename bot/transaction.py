@@ -56,8 +56,10 @@ class UpdateScope:
         return self.task is asyncio.current_task()
 
     async def commit(self) -> None:
-        if self.session.in_transaction() or has_deferred(self.session):
-            await self.session.commit()
+        """Commit, unless there is nothing at all to commit (no transaction, no pending change)."""
+        session = self.session
+        if session.in_transaction() or has_deferred(session) or session.new or session.dirty or session.deleted:
+            await session.commit()
 
     async def run_hooks(self) -> None:
         for hook in self.hooks:

@@ -71,7 +71,10 @@ Write = Callable[[Connection], None]
 
 def defer_write(session: AsyncSession, key: Hashable, write: Write) -> None:
     """Run `write(connection)` before the session's next statement or commit (see above)."""
-    session.sync_session.info.setdefault(DEFERRED, {})[key] = write
+    sync = session.sync_session
+    if not sync.in_transaction():
+        sync.begin()  # no I/O; the write then belongs to a transaction, and a rollback drops it
+    sync.info.setdefault(DEFERRED, {})[key] = write
 
 
 def has_deferred(session: AsyncSession) -> bool:
