@@ -189,9 +189,9 @@ def test_every_command_and_button_still_reaches_its_router(tmp_path) -> None:  #
                 if isinstance(item.callback, Command):
                     for command in item.callback.commands:
                         if isinstance(command, str):
-                            for text in (f"/{command}", f"/{command}@kardes_bot and more", f"  /{command.upper()} x"):
-                                event = Message(message_id=1, date=datetime.now(timezone.utc), chat=chat, from_user=user, text=text)
-                                assert not passed_over(router, "message", event), (router.name, text)
+                            for command_text in (f"/{command}", f"/{command}@kardes_bot and more", f"  /{command.upper()} x"):
+                                event = Message(message_id=1, date=datetime.now(timezone.utc), chat=chat, from_user=user, text=command_text)
+                                assert not passed_over(router, "message", event), (router.name, command_text)
                                 checked += 1
         for handler in router.callback_query.handlers:
             for item in handler.filters or ():
