@@ -5,9 +5,16 @@ is encoded to a JSON string, then the whole form is percent-encoded field by fie
 aiohttp's FormData. The Bot API takes a JSON body just as well, and one `json.dumps` of the
 parameters costs a fraction of that. Requests that upload a file keep aiogram's multipart form.
 
-Values are prepared by aiogram's own `prepare_value` (defaults such as parse_mode, dates,
-enums), and the fields aiogram's form leaves out (None and empty strings) are left out here too,
-so the server sees the same parameters either way.
+Values are prepared as aiogram's own `prepare_value` does (plain strings, numbers, lists and
+dicts directly; defaults such as parse_mode, dates, enums and files by `prepare_value` itself),
+and the fields aiogram's form leaves out (None and empty strings) are left out here too, so the
+server sees the same parameters either way.
+
+Answers: a successful answer's `result` is validated straight into the method's return type (a
+`TypeAdapter` per type, built once), without building aiogram's `Response[...]` model around it
+each time; the result is the same object aiogram would return. Any other answer (an HTTP error,
+`"ok": false`, something that does not parse) goes through aiogram's own `check_response`, so
+429, 403, 400 and the rest raise aiogram's exceptions as before.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from aiogram.exceptions import TelegramNetworkError
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiohttp import ClientError
+from pydantic import TypeAdapter, ValidationError
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 
@@ -40,6 +48,17 @@ except ImportError:  # pragma: no cover - the standard library does the same, sl
     _loads = json.loads
 
 
+_adapters: dict[Any, TypeAdapter[Any]] = {}
+
+
+def _adapter(returning: Any) -> TypeAdapter[Any]:
+    adapter = _adapters.get(returning)
+    if adapter is None:
+        # Optional, as in aiogram's Response: a server may answer a result of null.
+        adapter = _adapters[returning] = TypeAdapter(returning | None)
+    return adapter
+
+
 class JsonBodySession(AiohttpSession):
     """AiohttpSession that posts JSON (see the module docstring)."""
 
@@ -52,7 +71,7 @@ class JsonBodySession(AiohttpSession):
         files: dict[str, Any] = {}
         params: dict[str, Any] = {}
         for key, value in method.model_dump(warnings=False).items():
-            value = self.prepare_value(value, bot=bot, files=files, _dumps_json=False)
+            value = self._prepare(value, bot, files)
             if value is None or value == "":  # what aiogram's form leaves out (its other values are non-empty strings)
                 continue
             params[key] = value
@@ -65,15 +84,44 @@ class JsonBodySession(AiohttpSession):
         body = self.json_body(bot, method)
         if body is None:
             return await super().make_request(bot, method, timeout)
-        session = await self.create_session()
-        url = self.api.api_url(token=bot.token, method=method.__api_method__)
         try:
-            async with session.post(url, data=body, headers=JSON_HEADERS,
-                                    timeout=self.timeout if timeout is None else timeout) as resp:
-                raw_result = await resp.text()
+            status, raw_result = await self.post_json(bot, method.__api_method__, body,
+                                                      self.timeout if timeout is None else timeout)
         except asyncio.TimeoutError as e:
             raise TelegramNetworkError(method=method, message="Request timeout error") from e
         except ClientError as e:
             raise TelegramNetworkError(method=method, message=f"{type(e).__name__}: {e}") from e
-        response = self.check_response(bot=bot, method=method, status_code=resp.status, content=raw_result)
-        return cast(TelegramType, response.result)
+        return cast(TelegramType, self.result_of(bot, method, status, raw_result))
+
+    def result_of(self, bot: Bot, method: TelegramMethod[TelegramType], status: int, content: str) -> Any:
+        """The answer's result (see the module docstring); errors raise as aiogram's `check_response` does."""
+        if 200 <= status <= 226:
+            try:
+                answer = self.json_loads(content)
+            except Exception:
+                answer = None
+            if type(answer) is dict and answer.get("ok") is True:
+                try:
+                    return _adapter(method.__returning__).validate_python(answer.get("result"), context={"bot": bot})
+                except ValidationError:
+                    pass  # aiogram's own check says how it failed
+        return self.check_response(bot=bot, method=method, status_code=status, content=content).result
+
+    def _prepare(self, value: Any, bot: Bot, files: dict[str, Any]) -> Any:
+        """`prepare_value(value, _dumps_json=False)`, with the plain values (most of them) taken directly."""
+        kind = type(value)
+        if kind is str or kind is int or kind is bool or kind is float or value is None:
+            return value
+        if kind is dict:
+            return {key: item for key, item in ((key, self._prepare(item, bot, files)) for key, item in value.items())
+                    if item is not None}
+        if kind is list:
+            return [item for item in (self._prepare(item, bot, files) for item in value) if item is not None]
+        return self.prepare_value(value, bot=bot, files=files, _dumps_json=False)
+
+    async def post_json(self, bot: Bot, method_name: str, body: bytes, timeout: Any) -> tuple[int, str]:
+        """One HTTP round trip: the status and the body of the Bot API server's answer."""
+        session = await self.create_session()
+        url = self.api.api_url(token=bot.token, method=method_name)
+        async with session.post(url, data=body, headers=JSON_HEADERS, timeout=timeout) as resp:
+            return resp.status, await resp.text()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import logging
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from bot.config import Settings
 from bot.fsm_storage import DatabaseStorage
 from bot.geo import warm_up
 from bot.i18n import create_i18n, resolve_locale
+from bot.routing import skip_unmatchable_routers
 from bot.services.members import stored_locale
 from bot.transaction import CommitBeforeRequest
 from bot.services import notices
@@ -91,6 +93,8 @@ def create_dispatcher(settings: Settings, session_factory: async_sessionmaker[As
     dp.callback_query.outer_middleware(ButtonGuardMiddleware(i18n))
     dp.include_routers(*get_routers())
     inline_sync_filters(dp)
+    lighter_middleware_chains()
+    skip_unmatchable_routers(dp)  # a /help or a language button is not offered to two dozen routers
     cheaper_keyboard_builder()
     dp.errors.register(_on_error)
     dp.startup.register(_warm_up)
@@ -153,9 +157,10 @@ def pool_size_for(settings: Settings) -> int:
 def cheaper_keyboard_builder() -> None:
     """aiogram's KeyboardBuilder deep-copies every button already added each time one more is
     added (`add` starts from `export()`), so a keyboard of n buttons costs n² pydantic deep copies:
-    a quarter of a /nearby update's CPU. Here `add` copies only the rows (the buttons, built and
-    never changed afterwards, are shared); what it builds is the same, and `export()`/`as_markup()`
-    still hand out deep copies. Idempotent."""
+    a quarter of a /nearby update's CPU. `export()` (behind `as_markup()`, `buttons` and `adjust()`)
+    deep-copied them all once more. Here both copy only the rows: the buttons, built and never
+    changed afterwards, are shared between the builder and the markups it hands out; what they
+    build is the same. Idempotent."""
     from aiogram.utils.keyboard import KeyboardBuilder
 
     if getattr(KeyboardBuilder.add, "_rows_only", False):
@@ -178,9 +183,38 @@ def cheaper_keyboard_builder() -> None:
         self._markup = markup
         return self
 
+    def export(self: KeyboardBuilder[Any]) -> list[list[Any]]:
+        return [list(row) for row in self._markup]
+
     add._rows_only = True  # type: ignore[attr-defined]
     add.__doc__ = KeyboardBuilder.add.__doc__
+    export.__doc__ = KeyboardBuilder.export.__doc__
     KeyboardBuilder.add = add  # type: ignore[method-assign]
+    KeyboardBuilder.export = export  # type: ignore[method-assign]
+
+
+def lighter_middleware_chains() -> None:
+    """aiogram wraps every handler (and every router's propagation) in its middleware chain on
+    each update, and the innermost wrapper is made with `functools.wraps`, which copies the
+    handler's name, module, docstring and `__dict__` onto a fresh function each time: a dozen times
+    an update, for metadata nothing reads. Here the chain is built the same way without that copy.
+    Idempotent."""
+    from aiogram.dispatcher.middlewares.manager import MiddlewareManager
+
+    if getattr(MiddlewareManager.wrap_middlewares, "_plain", False):
+        return
+
+    def wrap_middlewares(middlewares: Any, handler: Any) -> Any:
+        def handler_wrapper(event: Any, kwargs: dict[str, Any]) -> Any:
+            return handler(event, **kwargs)
+
+        middleware: Any = handler_wrapper
+        for m in reversed(middlewares):
+            middleware = functools.partial(m, middleware)
+        return middleware
+
+    wrap_middlewares._plain = True  # type: ignore[attr-defined]
+    MiddlewareManager.wrap_middlewares = staticmethod(wrap_middlewares)  # type: ignore[method-assign,assignment]
 
 
 def create_app(settings: Settings) -> App:

@@ -4,6 +4,7 @@ bot's name and descriptions per language."""
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 
 from aiogram import Bot
 from aiogram.exceptions import ClientDecodeError, TelegramAPIError
@@ -60,10 +61,16 @@ _("Event reminders on or off")
 
 def commands_for(i18n: I18n, locale: str, *, in_groups: bool = False) -> list[BotCommand]:
     """The menu in one locale; in groups only the public commands (bot/chat_scope.py)."""
+    return list(_commands(i18n, locale, in_groups))
+
+
+@lru_cache(maxsize=64)
+def _commands(i18n: I18n, locale: str, in_groups: bool) -> tuple[BotCommand, ...]:
+    # Built once per catalogue and locale: a language button sets a chat's menu each time.
     from bot.chat_scope import GROUP_COMMANDS
 
-    return [BotCommand(command=name, description=i18n.gettext(text, locale=locale)) for name, text in COMMANDS
-            if not in_groups or name in GROUP_COMMANDS]
+    return tuple(BotCommand(command=name, description=i18n.gettext(text, locale=locale)) for name, text in COMMANDS
+                 if not in_groups or name in GROUP_COMMANDS)
 
 
 # The bot's profile in each language: its name, the "What can this bot do?" text of an empty chat,

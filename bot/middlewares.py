@@ -11,10 +11,10 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.middleware import FSMContextMiddleware
 from aiogram.types import CallbackQuery, Message, TelegramObject, Update, User
 from aiogram.utils.i18n import I18n, I18nMiddleware
-from sqlalchemy import literal, select
+from sqlalchemy import bindparam, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.fsm_storage import DatabaseStorage, storage_key
+from bot.fsm_storage import Conversation, DatabaseStorage, storage_key
 from bot.transaction import UpdateScope, current_scope
 from bot.i18n import resolve_locale
 from bot.services.members import reactivate
@@ -136,7 +136,7 @@ class DbSessionMiddleware(BaseMiddleware):
             token = current_scope.set(scope)
             try:
                 result = await handler(event, data)
-                await session.commit()
+                await scope.commit()  # nothing to commit (a read only, already committed): no work
             finally:
                 current_scope.reset(token)
         if scope.hooks:
@@ -164,12 +164,9 @@ class MemberMiddleware(BaseMiddleware):
             scope = current_scope.get()
             if context is not None and scope is not None:
                 key = storage_key(context.key)
-                member, record = (await session.execute(
-                    select(Member, FsmRecord).select_from(_ONE_ROW)
-                    .outerjoin(Member, Member.telegram_id == user.id)
-                    .outerjoin(FsmRecord, FsmRecord.key == key)
-                )).one()
-                scope.fsm_cache[key] = record
+                member, stored, state, fsm_data = (await session.execute(
+                    _MEMBER_AND_CONVERSATION, {"user_id": user.id, "fsm_key": key})).one()
+                scope.fsm_cache[key] = Conversation(state, fsm_data, True) if stored is not None else None
             else:
                 member = await Repo(session).members.by_telegram_id(user.id)
             if member is not None and not (isinstance(event, Update) and event.my_chat_member):
@@ -179,6 +176,12 @@ class MemberMiddleware(BaseMiddleware):
 
 
 _ONE_ROW = select(literal(1).label("one")).subquery("one_row")  # what the outer joins hang on
+# Built once: the member (an ORM object, handlers change it) and the conversation's columns.
+_MEMBER_AND_CONVERSATION = (
+    select(Member, FsmRecord.key, FsmRecord.state, FsmRecord.data).select_from(_ONE_ROW)
+    .outerjoin(Member, Member.telegram_id == bindparam("user_id"))
+    .outerjoin(FsmRecord, FsmRecord.key == bindparam("fsm_key"))
+)
 
 
 class LocaleMiddleware(I18nMiddleware):

@@ -28,6 +28,8 @@ from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.session import has_deferred
+
 log = logging.getLogger(__name__)
 
 Hook = Callable[[], Awaitable[Any] | Any]
@@ -42,7 +44,7 @@ class UpdateScope:
         self.session = session
         self.task = asyncio.current_task()
         self.hooks: list[Hook] = []
-        self.fsm_cache: dict[str, Any] = {}  # storage key -> FsmRecord, or None when there is none
+        self.fsm_cache: dict[str, Any] = {}  # storage key -> fsm_storage.Conversation, or None when there is none
 
     def after_commit(self, hook: Hook) -> None:
         """Run `hook` after the update's final commit (see the module docstring)."""
@@ -54,8 +56,10 @@ class UpdateScope:
         return self.task is asyncio.current_task()
 
     async def commit(self) -> None:
-        if self.session.in_transaction():
-            await self.session.commit()
+        """Commit, unless there is nothing at all to commit (no transaction, no pending change)."""
+        session = self.session
+        if session.in_transaction() or has_deferred(session) or session.new or session.dirty or session.deleted:
+            await session.commit()
 
     async def run_hooks(self) -> None:
         for hook in self.hooks:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Delete, Insert, TextClause, Update, event
+from sqlalchemy import Connection, Delete, Insert, TextClause, Update, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from db import sqlite_driver
 
@@ -57,6 +59,55 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+# --- deferred writes ---------------------------------------------------------------------------
+# A write that may wait: it runs (in the session's transaction) right before the session's next
+# statement or its commit, and a later write under the same key replaces a waiting one. The FSM
+# storage uses it, so the several state changes of one step become one statement, sent without
+# the ORM's unit of work, and still ahead of any query that could read the table.
+
+DEFERRED = "deferred_writes"
+Write = Callable[[Connection], None]
+
+
+def defer_write(session: AsyncSession, key: Hashable, write: Write) -> None:
+    """Run `write(connection)` before the session's next statement or commit (see above)."""
+    sync = session.sync_session
+    if not sync.in_transaction():
+        sync.begin()  # no I/O; the write then belongs to a transaction, and a rollback drops it
+    sync.info.setdefault(DEFERRED, {})[key] = write
+
+
+def has_deferred(session: AsyncSession) -> bool:
+    """Whether writes wait for the session's next statement or commit."""
+    return bool(session.sync_session.info.get(DEFERRED))
+
+
+def _run_deferred(session: Session) -> None:
+    writes = session.info.pop(DEFERRED, None)
+    if writes:
+        connection = session.connection()
+        for write in writes.values():
+            write(connection)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _before_statement(state: ORMExecuteState) -> None:
+    if DEFERRED in state.session.info:
+        _run_deferred(state.session)
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    if DEFERRED in session.info:
+        _run_deferred(session)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _after_transaction(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # rolled back or closed: its waiting writes go with it
+        session.info.pop(DEFERRED, None)
+
+
 _gates: dict[int, asyncio.Lock] = {}
 GATE_TIMEOUT = 30.0  # after this, write anyway and let SQLite's busy timeout decide
 
@@ -88,7 +139,7 @@ class SQLiteGatedSession(AsyncSession):
 
     def _pending(self) -> bool:
         sync = self.sync_session
-        return bool(sync.new or sync.dirty or sync.deleted)
+        return bool(sync.new or sync.dirty or sync.deleted or sync.info.get(DEFERRED))
 
     async def _enter(self, writing: bool) -> None:
         if writing and not self._holds_gate:
