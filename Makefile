@@ -42,9 +42,10 @@ run: compile
 	$(BIN)/kardes db upgrade
 	$(BIN)/kardes run
 
-# Four workers (pytest-xdist) share the suite: each has its own database, sandbox and bots. Most
-# of a chat test is waiting for the bot's round trips, so four keep two cores busy.
-PYTEST_ARGS ?= -n 4 --dist worksteal
+# Three workers (pytest-xdist) share the suite: each has its own database, sandbox and bots. Much
+# of a chat test is waiting for the bot's round trips, so three keep two cores busy; a fourth
+# costs more in its own start-up (aiogram's import, the warm process server) than it saves.
+PYTEST_ARGS ?= -n 3 --dist worksteal
 
 test: compile
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
