@@ -199,11 +199,10 @@ def cmd_announce(args: argparse.Namespace) -> int:
     draft = ann.Draft(texts=texts, audience=_audience_from_args(args.audience or []), send_at=send_at, urgent=args.urgent)
 
     async def create(session):  # type: ignore[no-untyped-def]
-        announcement = await ann.schedule(session, draft, None)
-        size = await ann.audience_size(session, announcement.audience)
+        confirmed = await ann.confirm(session, draft, None)  # the audience counted once, as in the chat
         if args.dry_run:
             await session.rollback()
-        return announcement.id, size
+        return confirmed.announcement.id, confirmed.audience_size
 
     try:
         announcement_id, size = asyncio.run(_with_session(settings, create))
