@@ -37,10 +37,9 @@ def _forkserver() -> multiprocessing.context.ForkServerContext:
 def _child(argv: list[str], env: dict[str, str], script: str | None, stderr_path: str, stdout: bool) -> None:
     os.environ.clear()
     os.environ.update(env)
-    sink = os.open(os.devnull, os.O_WRONLY)
     os.dup2(os.open(stderr_path, os.O_WRONLY | os.O_TRUNC), 2)
     if not stdout:
-        os.dup2(sink, 1)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
     if script is not None:
         sys.argv = [script, *argv]
         runpy.run_path(script, run_name="__main__")
