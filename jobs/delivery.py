@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,7 +28,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.i18n import resolve_locale
-from bot.rate_gate import RateGate, gate_for  # noqa: F401  (RateGate: old home)
+from bot.rate_gate import RateGate, gate_for, window_for, workers_for  # noqa: F401  (RateGate: old home)
 from bot.services.announcements import audience_members, counts, quiet_until, text_for
 from bot.services.notices import MAX_ATTEMPTS, next_try  # noqa: F401  (MAX_ATTEMPTS: old home)
 from db.models import Announcement, AnnouncementStatus, Delivery, DeliveryStatus, Member
@@ -69,15 +68,6 @@ class Stats:
     started: float = field(default_factory=time.monotonic)
 
 
-def window_for(rate: float) -> int:
-    """Rows taken but not yet persisted, at most: about 0.3 s of sending, at least 48.
-
-    The floor lets slow broadcasts write results a few times a second rather than after
-    every handful of sends; a crash can still resend no more than this window.
-    """
-    return max(48, math.ceil(rate * 0.3))
-
-
 _deliveries = Delivery.__table__
 # Results are written with plain executemany statements: one round trip per kind of outcome,
 # no ORM bookkeeping per row (the ORM's bulk path costs more Python per row than the send).
@@ -107,7 +97,7 @@ class DeliveryEngine:
         self.clock = clock
         self.gate = gate_for(bot, rate)
         self.window = window_for(rate)
-        self.workers = min(self.window, max(4, math.ceil(rate * 0.1)))
+        self.workers = workers_for(rate)
         # Each write is a commit (an fsync): batch more at low rates, where the window lasts longer.
         self.flush_every = min(FLUSH_EVERY[1], max(FLUSH_EVERY[0], self.window / rate / 4))
         self.stats = Stats()

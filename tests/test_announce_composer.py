@@ -5,13 +5,15 @@ the secretary reads (texts in their language, buttons), not how the conversation
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 
 import pytest
+from babel.dates import get_day_names
 from sqlalchemy import delete, event, select, update
 
 from bot.geo import get_gazetteer
 from bot.i18n import LANGUAGE_NAMES
+from bot.services import announcements as ann
 from bot.labels import language_label, language_list
 from db.models import Announcement, AnnouncementStatus, Delivery, DeliveryStatus, Member, Role
 from db.types import utcnow
@@ -315,7 +317,19 @@ async def test_a_weekly_announcement_is_confirmed_and_listed(chat, session) -> N
     assert waiting in texts(confirmed)
     listed = (await chat.send("/scheduled"))[-1]
     number = await session.scalar(select(Announcement.id))
-    assert "⟳ weekly:4" in listed.text and tr("✖ Cancel #{id}").format(id=number) in listed.buttons
+    every_friday = tr("every {weekday} at {clock} ({zone})").format(weekday="Friday", clock="09:30", zone="Europe/Berlin")
+    assert f"⟳ {every_friday}" in listed.text and tr("✖ Cancel #{id}").format(id=number) in listed.buttons
+
+
+@pytest.mark.parametrize("secretary_locale", ["kk"])
+async def test_scheduled_names_the_repeat_in_the_secretarys_language(fresh, session) -> None:  # type: ignore[no-untyped-def]
+    weekly = ann.recurrence_text(time(18, 0), "Asia/Almaty", weekday=4)
+    await ann.schedule(session, ann.Draft({"kk": "Сәлем"}, {}, send_at=ann.next_occurrence(weekly, utcnow()), recurrence=weekly), None)
+    await session.commit()
+    listed = (await fresh.send("/scheduled"))[-1]
+    friday = get_day_names("wide", locale="kk")[4]
+    every = tr("every {weekday} at {clock} ({zone})", "kk").format(weekday=friday, clock="18:00", zone="Asia/Almaty")
+    assert f"⟳ {every}" in listed.text and "weekly" not in listed.text
 
 
 async def test_now_after_a_schedule_goes_back_to_now(chat) -> None:  # type: ignore[no-untyped-def]

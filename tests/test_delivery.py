@@ -13,11 +13,11 @@ from sqlalchemy import select
 
 from bot.app import create_bot
 from bot.i18n import create_i18n
-from bot.services.announcements import AnnouncementError, Draft, audience_size, schedule
+from bot.rate_gate import window_for
+from bot.services.announcements import AnnouncementError, Draft, audience_members, audience_size, schedule
 from db.models import Announcement, Delivery, Member
 from db.types import utcnow
 from jobs.context import JobContext
-from jobs.delivery import window_for
 from tests.conftest import ROOT
 from tests.factories import add_members, run_due
 from tests.processes import WarmProcess
@@ -51,6 +51,7 @@ async def test_each_member_gets_their_language_else_english_else_the_first(conte
     assert texts_of(await client.transcript(turkish.telegram_id))[-1] == "Привет"
 
 
+@pytest.mark.slow
 async def test_blocked_rate_limited_failing_and_missing_chats(context, client, session) -> None:  # type: ignore[no-untyped-def]
     members = await add_members(session, client, 6)
     blocked, limited, flaky, gone, dead, fine = (m.telegram_id for m in members)
@@ -123,6 +124,8 @@ async def test_a_scheduled_announcement_waits_for_its_time_and_survives_a_restar
     assert parent.status == "scheduled" and parent.send_at > now + timedelta(days=1, hours=1)
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("warm-process-server")
 async def test_crash_half_way_then_resume_loses_nothing(bot_settings, context, client, session, database_url, sandbox) -> None:  # type: ignore[no-untyped-def]
     members = await add_members(session, client, 120, start=11_000)
     chats = [member.telegram_id for member in members]
@@ -169,3 +172,34 @@ async def test_bad_announcements_are_refused_before_scheduling(session, client) 
             await schedule(session, draft, None)
         assert error.value.code == code
     assert await audience_size(session, {"countries": ["DE"], "languages": ["kk"]}) == 0
+
+
+async def test_the_composers_count_is_who_the_engine_would_send_to(session) -> None:  # type: ignore[no-untyped-def]
+    """audience_size counts in the database or over a few columns; audience_members loads whole
+    rows for the engine. For every kind of criterion they agree, member by member."""
+    from tests.factories import add_member
+
+    berlin, almaty = (52.52, 13.40), (43.24, 76.89)
+    people = [  # country, city, origin, languages, interests, place, wants announcements, active
+        ("DE", 2950159, "TR", ["tr"], ["music"], berlin, True, True),
+        ("DE", 2950159, "KZ", ["kk", "ru"], ["sport"], berlin, True, True),
+        ("DE", 2950159, "KZ", ["kk"], ["music"], berlin, False, True),
+        ("DE", 2950159, "KZ", ["kk"], ["music"], berlin, True, False),
+        ("KZ", 1526384, "KZ", ["kk"], [], almaty, True, True),
+        ("FR", None, "AZ", ["az"], ["music"], None, True, True),
+    ]
+    for n, (country, city, origin, languages, interests, place, wanted, active) in enumerate(people):
+        lat, lon = place or (None, None)
+        await add_member(session, 10_400 + n, country_code=country, city_id=city, origin_country=origin, languages=languages,
+                         interests=interests, latitude=lat, longitude=lon, notify_announcements=wanted, is_active=active)
+    await add_member(session, 10_499, registered_at=None)  # still registering
+    await session.commit()
+    audiences = [
+        ({}, 4), ({"countries": ["DE"]}, 2), ({"cities": [1526384]}, 1), ({"origins": ["KZ"]}, 2),
+        ({"languages": ["kk"]}, 2), ({"interests": ["music"]}, 2), ({"countries": ["DE"], "languages": ["kk"]}, 1),
+        ({"radius": {"lat": berlin[0], "lon": berlin[1], "km": 50}}, 2),
+        ({"radius": {"lat": berlin[0], "lon": berlin[1], "km": 5000}, "languages": ["kk"]}, 2),
+    ]
+    for audience, expected in audiences:
+        assert await audience_size(session, audience) == expected, audience
+        assert len(await audience_members(session, audience)) == expected, audience

@@ -12,7 +12,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import LOCALES
@@ -103,8 +103,9 @@ def clean_audience(raw: dict[str, Any]) -> dict[str, Any]:
     return audience
 
 
-def matches(member: Member, audience: dict[str, Any]) -> bool:
-    """Whether a member belongs to the audience: every given criterion must hold (any value within one)."""
+def matches(member: Member | Row[Any], audience: dict[str, Any]) -> bool:
+    """Whether a member (or a row of the columns read here) belongs to the audience: every given
+    criterion must hold (any value within one)."""
     if "countries" in audience and member.country_code not in audience["countries"]:
         return False
     if "cities" in audience and member.city_id not in audience["cities"]:
@@ -124,25 +125,35 @@ def matches(member: Member, audience: dict[str, Any]) -> bool:
     return True
 
 
+def _reachable(audience: dict[str, Any]) -> list[Any]:
+    """The conditions the database checks: registered, reachable, wants announcements, and the cheap
+    column criteria; the list and distance criteria are left to `matches`."""
+    conditions: list[Any] = [Member.registered_at.is_not(None), Member.is_active.is_(True), Member.notify_announcements.is_(True)]
+    if "countries" in audience:
+        conditions.append(Member.country_code.in_(audience["countries"]))
+    if "cities" in audience:
+        conditions.append(Member.city_id.in_(audience["cities"]))
+    if "origins" in audience:
+        conditions.append(Member.origin_country.in_(audience["origins"]))
+    return conditions
+
+
 async def audience_members(session: AsyncSession, audience: dict[str, Any]) -> list[Member]:
     """Registered, reachable members who want announcements and match the audience."""
-    query = select(Member).where(
-        Member.registered_at.is_not(None), Member.is_active.is_(True), Member.notify_announcements.is_(True)
-    )
-    # The cheap column filters run in the database; list and distance filters in Python.
-    if "countries" in audience:
-        query = query.where(Member.country_code.in_(audience["countries"]))
-    if "cities" in audience:
-        query = query.where(Member.city_id.in_(audience["cities"]))
-    if "origins" in audience:
-        query = query.where(Member.origin_country.in_(audience["origins"]))
-    members = (await session.scalars(query.order_by(Member.id))).all()
+    members = (await session.scalars(select(Member).where(*_reachable(audience)).order_by(Member.id))).all()
     return [member for member in members if matches(member, audience)]
 
 
 async def audience_size(session: AsyncSession, audience: dict[str, Any]) -> int:
-    """How many members an audience reaches now."""
-    return len(await audience_members(session, audience))
+    """How many members an audience reaches now: counted by the database when only column criteria
+    are set, else over the few columns `matches` reads (never whole member rows: the composer
+    counts again after each change of the audience)."""
+    conditions = _reachable(audience)
+    if not {"languages", "interests", "radius"} & audience.keys():
+        return int(await session.scalar(select(func.count()).select_from(Member).where(*conditions)) or 0)
+    rows = await session.execute(select(Member.country_code, Member.city_id, Member.origin_country, Member.languages,
+                                        Member.interests, Member.latitude, Member.longitude).where(*conditions))
+    return sum(1 for row in rows if matches(row, audience))
 
 
 # --- quiet hours -------------------------------------------------------------------------
@@ -332,7 +343,21 @@ class Upcoming:
     id: int
     texts: dict[str, str]
     send_at: datetime | None
-    repeat: str | None  # "daily" or "weekly:4" (0 = Monday); None for a one-off
+    repeat: Repeat | None  # None for a one-off
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """A stored recurrence read back: every day, or every `weekday` (0 = Monday), at `clock` in `zone`."""
+
+    mode: str  # "daily" or "weekly"
+    weekday: int | None
+    clock: time
+    zone: str
+
+    @classmethod
+    def read(cls, recurrence: str) -> Repeat:
+        return cls(*parse_recurrence(recurrence))
 
 
 @dataclass(frozen=True)
@@ -370,7 +395,7 @@ async def scheduled_list(session: AsyncSession, *, limit: int = 10) -> Scheduled
         for announcement_id, status, number in rows:
             by_status[announcement_id][status] = number
     return ScheduledList(
-        [Upcoming(item.id, dict(item.texts), item.send_at, item.recurrence.split("@", 1)[0] if item.recurrence else None)
+        [Upcoming(item.id, dict(item.texts), item.send_at, Repeat.read(item.recurrence) if item.recurrence else None)
          for item in upcoming],
         [Finished(item.id, item.status == AnnouncementStatus.CANCELLED.value, *_totals(item, by_status[item.id]))
          for item in finished])

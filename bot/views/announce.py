@@ -314,7 +314,10 @@ def scheduled(listing: ScheduledList, zone: str, locale: str) -> View:
     for item in listing.upcoming:
         first = escape(text_for(item.texts, locale)[:60])
         when = format_when(item.send_at, locale, zone, "short") if item.send_at else "—"
-        repeat = f" ⟳ {escape(item.repeat)}" if item.repeat else ""
+        repeat = ""
+        if item.repeat:  # in the zone the secretary chose when setting it, which may not be theirs now
+            every = {"mode": item.repeat.mode, "weekday": item.repeat.weekday, "clock": f"{item.repeat.clock:%H:%M}"}
+            repeat = " ⟳ " + when_text(every, item.repeat.zone, locale)
         lines.append(f"#{item.id} · {when}{repeat} · {first}")
         builder.button(text=_("✖ Cancel #{id}").format(id=item.id), callback_data=ScheduledCB(action="cancel", id=item.id))
         builder.button(text=_("✏️ Edit #{id}").format(id=item.id), callback_data=ScheduledCB(action="edit", id=item.id))
