@@ -45,7 +45,7 @@ run: compile
 # Three workers (pytest-xdist) share the suite: each has its own database, sandbox and bots. Much
 # of a chat test is waiting for the bot's round trips, so three keep two cores busy; a fourth
 # costs more in its own start-up (aiogram's import, the warm process server) than it saves.
-PYTEST_ARGS ?= -n 3 --dist worksteal
+PYTEST_ARGS ?= -n 4 --dist loadgroup
 
 test: compile
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -37,7 +37,24 @@ def _one_tls_context_per_test_process() -> None:
     session_module.ssl = types.SimpleNamespace(create_default_context=create_default_context)  # type: ignore[assignment]
 
 
-_one_tls_context_per_test_process()
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest-xdist's controller only hands tests out: it never builds a bot, and importing aiogram
+    # there would cost some 4 s of CPU while the workers start.
+    is_controller = bool(config.getoption("numprocesses", None)) and not hasattr(config, "workerinput")
+    if not is_controller:
+        _one_tls_context_per_test_process()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests marked slow (a few seconds each, mostly waiting for processes or a clock) go first.
+    The workers then take them one each at the start and share the quick ones at the end, instead of one worker
+    starting a fifteen-second test when the others are nearly done. The sort is stable, and every
+    worker collects the same order, as pytest-xdist requires.
+
+    The tests that fork processes from the warm process server (tests/processes.py) share one
+    xdist group, so one worker builds that server instead of each (about 5 s of CPU apiece);
+    `--dist loadgroup` keeps a group on one worker and hands every other test out singly."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1"… when pytest-xdist runs the suite in parallel
 

@@ -73,6 +73,7 @@ def test_the_noise_has_the_stated_scale_and_margin(scale: float) -> None:
     assert 0.03 < outside <= 0.05 + 6 * math.sqrt(0.05 * 0.95 / draws), (margin, outside)
 
 
+@pytest.mark.slow
 def test_two_populations_one_member_apart_give_releases_within_e_to_the_epsilon() -> None:
     base = [MemberRow("DE", "Berlin", "TR", ("tr",), (), "2029-12")] * 10 + [MemberRow("KZ", None, "KZ", ("kk",), (), "2030-01")] * 8
     neighbour = base + [MemberRow("DE", "Köln", "KZ", ("kk", "de", "ru"), ("culture",), "2030-01")]
@@ -444,6 +445,7 @@ async def test_a_newcomer_may_prefer_not_to_say_origin_and_languages_and_keeps_e
     assert (member.origin_country, member.sensitive_consent_at) == (None, None)
 
 
+@pytest.mark.slow
 async def test_kardes_atlas_release_asks_spends_and_refuses_once_the_budget_is_spent(database_url, session, tmp_path) -> None:  # type: ignore[no-untyped-def]
     import asyncio
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import icalendar
+import pytest
 from sqlalchemy import delete, select
 
 from bot.app import create_bot
@@ -169,6 +170,7 @@ async def test_a_trusted_organisation_skips_moderation_and_pending_lists_the_que
 # ---------------------------------------------------------------- RSVP, waitlist, promotion
 
 
+@pytest.mark.slow
 async def test_members_rsvp_past_capacity_and_the_first_waitlisted_is_promoted(running_bot, client, session, session_factory) -> None:  # type: ignore[no-untyped-def]
     users = [SandboxUser(6200 + i, f"Member{i}", language_code="en") for i in range(3)]
     for user in users:

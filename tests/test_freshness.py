@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
 from aiogram import Bot
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -203,6 +204,7 @@ async def test_needs_changes_points_to_the_secretariat_and_confirms_nothing(runn
     assert (stored.confirm_asks, stored.last_confirmed_at) == (1, now - timedelta(days=95))
 
 
+@pytest.mark.slow
 async def test_three_unanswered_weeks_hide_the_entry_and_tell_the_secretariat(client, session, session_factory, bot_settings) -> None:  # type: ignore[no-untyped-def]
     now = utcnow()
     rep = SandboxUser(5401, "Oguz")

@@ -291,6 +291,7 @@ def test_search_countries_weird() -> None:
     assert search_countries("🙂" * 1000, "ru") == []
 
 
+@pytest.mark.slow
 def test_the_gazetteer_cache_file_gives_the_same_answers_and_a_spoilt_file_is_rebuilt(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from bot.geo.gazetteer import cached
 

@@ -8,6 +8,7 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from bot.i18n import create_i18n
@@ -89,6 +90,7 @@ async def line(session_factory, event_id: int) -> tuple[list[int], list[int]]:  
     return sorted(t for t, waiting in rows if not waiting), [t for t, waiting in rows if waiting]
 
 
+@pytest.mark.slow
 async def test_twenty_simultaneous_going_taps_for_three_places_seat_the_first_three_tappers_and_queue_the_rest_in_tap_order(
         running_bot, client, session, session_factory, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     users, members, event = await fans_with_cards(running_bot, client, session, 9700, 20, capacity=3)

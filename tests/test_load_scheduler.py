@@ -8,6 +8,7 @@ import time
 from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
 
+import pytest
 from sqlalchemy import select
 
 from bot.cli import serve
@@ -47,6 +48,7 @@ async def database_locked(database_url: str) -> AsyncIterator[None]:
         await connection.close()
 
 
+@pytest.mark.slow
 async def test_a_locked_database_freezes_no_chat_and_the_next_announcement_still_goes_out(
         bot_settings, client, session_factory, database_url) -> None:  # type: ignore[no-untyped-def]
     settings = bot_settings.model_copy(update={"sqlite_busy_timeout": 1.0})

@@ -57,6 +57,7 @@ async def test_registrations_under_api_latency_run_side_by_side(bot_settings, cl
     assert elapsed < 3.0, f"20 registrations took {elapsed:.1f} s: they were served one after another"
 
 
+@pytest.mark.slow
 async def test_a_burst_larger_than_the_pool_is_served_without_an_apology(bot_settings, client, sandbox, api_latency,
                                                                           monkeypatch) -> None:  # type: ignore[no-untyped-def]
     # An update that waits for a pooled connection longer than the pool's timeout fails with the
@@ -170,6 +171,8 @@ async def _stop_like_a_container(process: WarmProcess, grace: float) -> float:
     return time.monotonic() - started
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("warm-process-server")
 async def test_sigterm_mid_burst_then_a_restart_answers_every_update_exactly_once(bot_settings, client, sandbox, api_latency) -> None:  # type: ignore[no-untyped-def]
     grace = 5.0  # the stop must come within it, even with the other test worker busy on the same two cores
     users = [SandboxUser(9500 + i, f"Crowd{i}", language_code="ru") for i in range(80)]  # five times the 16 in flight
@@ -203,6 +206,7 @@ async def test_sigterm_mid_burst_then_a_restart_answers_every_update_exactly_onc
     assert len(Counter(greetings)) == 1, "every newcomer greeted exactly once"
 
 
+@pytest.mark.slow
 async def test_a_restart_answers_before_the_menus_are_published(bot_settings, client, sandbox, api_latency) -> None:  # type: ignore[no-untyped-def]
     # At start the bot publishes its command menus and profile texts in eight languages: some
     # fifty Bot API calls. Made before polling, over a real network, they kept a restarted bot

@@ -50,6 +50,7 @@ async def snapshot(session_factory) -> tuple[int, int, list[bool]]:  # type: ign
     return roles, audit, trusted
 
 
+@pytest.mark.slow
 async def test_role_commands_answer_odd_digits_and_huge_ids_with_their_usage(running_bot, client, session, session_factory) -> None:  # type: ignore[no-untyped-def]
     secretary, target = SandboxUser(SECRETARIAT, "Secretariat", language_code="kk"), SandboxUser(7001, "Target")
     for user in (secretary, target):

@@ -196,6 +196,8 @@ async def test_a_crash_mid_round_loses_nothing_and_repeats_only_what_was_sent_an
     assert [len(await digests_of(client, member)) for member in readers] == [1 + n for n in before[:2]] + [1, 1, 1, 1]
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("warm-process-server")
 async def test_a_killed_worker_loses_no_digest_and_repeats_at_most_what_was_sent_and_not_recorded(
         context, client, session, session_factory, database_url, sandbox) -> None:  # type: ignore[no-untyped-def]
     readers = await digest_readers(session, client, 60, start=20_500)

@@ -333,6 +333,7 @@ async def test_start_http_serves_healthz_and_the_portal(session_factory, databas
 
 # --- the Atlas -------------------------------------------------------------------------------
 
+@pytest.mark.slow
 async def test_atlas_page_map_and_downloads(portal: TestClient, session_factory) -> None:  # type: ignore[no-untyped-def]
     await seed(session_factory)
     async with session_factory() as session:

@@ -97,6 +97,7 @@ async def shot(driver, name: str) -> Path:  # type: ignore[no-untyped-def]
     return path
 
 
+@pytest.mark.slow
 async def test_pages_load_without_console_errors_at_phone_and_desktop_widths(driver, site) -> None:  # type: ignore[no-untyped-def]
     base, ids = site
     pages = {"home": "/en/", "directory-search": "/kk/directory?q=%D0%90%D0%BB%D0%BC%D0%B0%D1%82%D1%8B",

@@ -22,6 +22,7 @@ from tests.conftest import ROOT
 from tests.harness import RunningBot, kardes
 
 
+@pytest.mark.slow
 def test_demo_script_greets_and_switches_language(tmp_path) -> None:  # type: ignore[no-untyped-def]
     script = tmp_path / "chat.txt"
     script.write_text("# a member from Almaty\n/start\n3\n/as 2 tr\n/start\n/quit\n", encoding="utf-8")

@@ -133,6 +133,7 @@ async def test_an_administrator_bot_gets_every_message(bot, client) -> None:  # 
     assert [a["plain"] for a in await client.send(ALICE, "just chatting", chat=GROUP)] == ["got just chatting"]
 
 
+@pytest.mark.slow
 async def test_a_removed_bot_cannot_write_and_only_an_admin_posts_in_a_channel(bot, client) -> None:  # type: ignore[no-untyped-def]
     instance, seen = bot
     await client.create_chat(GROUP, [ALICE])
