@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 
 from aiogram.types import InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
@@ -29,8 +30,10 @@ from bot.services.registration import INTERESTS, ORIGIN_COUNTRIES, QUIET_PRESETS
 TICK = "✅ "
 
 
+@functools.lru_cache(maxsize=None)
 def language_keyboard(current: str | None = None) -> InlineKeyboardMarkup:
-    """Each language in its own name; the current one is ticked."""
+    """Each language in its own name; the current one is ticked. Its labels do not depend on the
+    locale, so each of the nine variants is built once and shared: callers must not change it."""
     builder = InlineKeyboardBuilder()
     for code in LOCALES:
         mark = TICK if code == current else ""

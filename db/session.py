@@ -143,8 +143,13 @@ class SQLiteGatedSession(AsyncSession):
 
     async def _enter(self, writing: bool) -> None:
         if writing and not self._holds_gate:
+            gate = self._gate()
+            if not gate.locked():  # the usual case: taken at once, without wait_for's extra task
+                await gate.acquire()
+                self._holds_gate = True
+                return
             try:
-                await asyncio.wait_for(self._gate().acquire(), GATE_TIMEOUT)
+                await asyncio.wait_for(gate.acquire(), GATE_TIMEOUT)
                 self._holds_gate = True
             except asyncio.TimeoutError:
                 pass
