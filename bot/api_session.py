@@ -66,6 +66,15 @@ class JsonBodySession(AiohttpSession):
         kwargs.setdefault("json_loads", _loads)
         super().__init__(**kwargs)
 
+    async def close(self) -> None:
+        """aiogram's close waits 250 ms for TLS connections to finish closing (aiohttp's graceful
+        shutdown). A session that speaks plain HTTP, to a local Bot API server on the same host,
+        has no TLS connection to wait for, so it closes at once; an https server keeps the wait."""
+        if self._session is not None and not self._session.closed and self.api.base.startswith("http://"):
+            await self._session.close()
+            return
+        await super().close()
+
     def json_body(self, bot: Bot, method: TelegramMethod[TelegramType]) -> bytes | None:
         """The request body, or None when the request carries a file (then it stays a form)."""
         files: dict[str, Any] = {}
