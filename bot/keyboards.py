@@ -30,7 +30,7 @@ from bot.services.registration import INTERESTS, ORIGIN_COUNTRIES, QUIET_PRESETS
 TICK = "✅ "
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=16)  # one per locale and one without a tick; bounded all the same
 def language_keyboard(current: str | None = None) -> InlineKeyboardMarkup:
     """Each language in its own name; the current one is ticked. Its labels do not depend on the
     locale, so each of the nine variants is built once and shared: callers must not change it."""

@@ -143,15 +143,11 @@ class SQLiteGatedSession(AsyncSession):
 
     async def _enter(self, writing: bool) -> None:
         if writing and not self._holds_gate:
-            gate = self._gate()
-            if not gate.locked():  # the usual case: taken at once, without wait_for's extra task
-                await gate.acquire()
-                self._holds_gate = True
-                return
             try:
-                await asyncio.wait_for(gate.acquire(), GATE_TIMEOUT)
+                async with asyncio.timeout(GATE_TIMEOUT):  # a timer, not wait_for's extra task per write
+                    await self._gate().acquire()
                 self._holds_gate = True
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     def _leave(self) -> None:
