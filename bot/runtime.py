@@ -132,8 +132,9 @@ class UpdateFeeder:
     @staticmethod
     async def _wait(waiter: asyncio.Future[None], timeout: float | None) -> None:
         try:
-            await asyncio.wait_for(asyncio.shield(waiter), timeout)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(timeout):  # a timer (none for None), not wait_for's extra task
+                await asyncio.shield(waiter)
+        except TimeoutError:
             pass
 
     async def drain(self, timeout: float | None = None) -> None:
